@@ -1,0 +1,1 @@
+"""nearmatch indexer: decode media, extract features, store them in a catalog."""

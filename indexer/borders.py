@@ -1,0 +1,95 @@
+"""Detection and trimming of uniform borders: letterbox, pillarbox, screenshot padding.
+
+A copy shown inside bars (16:9 in 9:16, a photo pasted on a plain canvas)
+embeds far from its original unless the bars are cut off first, so images and
+video frames are trimmed before embedding, identically at ingest and query time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class BorderConfig:
+    """A row or column is border when its pixels barely vary and match the edge colour."""
+
+    max_std: float = 6.0  # grey levels; JPEG noise on a flat bar stays well under this
+    max_color_delta: float = 12.0  # grey levels between the line's mean and the edge colour
+    min_keep_fraction: float = 0.25  # never trim a side to less than this share of the frame
+    min_border_px: int = 2  # ignore trims thinner than this (noise, 1-px encoder edges)
+
+
+@dataclasses.dataclass(frozen=True)
+class Crop:
+    """Pixel box kept after trimming: rows [top, bottom), columns [left, right)."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        return image[self.top : self.bottom, self.left : self.right]
+
+
+def _uniform_run(lines_mean: np.ndarray, lines_std: np.ndarray, config: BorderConfig) -> int:
+    """How many leading lines (rows or columns) are flat and of the first line's colour."""
+    if lines_std[0] > config.max_std:
+        return 0
+    flat = (lines_std <= config.max_std) & (np.abs(lines_mean - lines_mean[0]) <= config.max_color_delta)
+    if flat.all():
+        return len(flat)
+    return int(np.argmin(flat))
+
+
+def detect_border(image: np.ndarray, config: BorderConfig = BorderConfig()) -> Crop:
+    """Box of ``image`` (H, W, 3) or (H, W) uint8 that remains after cutting uniform borders."""
+    grey = image.astype(np.float32)
+    if grey.ndim == 3:
+        grey = grey.mean(axis=2)
+    height, width = grey.shape
+    row_mean, row_std = grey.mean(axis=1), grey.std(axis=1)
+    col_mean, col_std = grey.mean(axis=0), grey.std(axis=0)
+    top = _uniform_run(row_mean, row_std, config)
+    bottom = _uniform_run(row_mean[::-1], row_std[::-1], config)
+    left = _uniform_run(col_mean, col_std, config)
+    right = _uniform_run(col_mean[::-1], col_std[::-1], config)
+    return _bounded_crop(height, width, top, bottom, left, right, config)
+
+
+def detect_border_stack(frames: Sequence[np.ndarray], config: BorderConfig = BorderConfig()) -> Crop:
+    """One box for a whole video: the least each side is trimmed over ``frames``.
+
+    Taking the minimum keeps a dark or flat scene from cutting into the picture;
+    real bars are present in every frame, so they survive the minimum.
+    """
+    if not frames:
+        raise ValueError("expected at least one frame to detect borders on, got none")
+    crops = [detect_border(frame, config) for frame in frames]
+    height, width = frames[0].shape[:2]
+    return Crop(
+        top=min(c.top for c in crops),
+        bottom=max(c.bottom for c in crops),
+        left=min(c.left for c in crops),
+        right=max(c.right for c in crops),
+    )
+
+
+def _bounded_crop(height: int, width: int, top: int, bottom: int, left: int, right: int, config: BorderConfig) -> Crop:
+    if top + bottom >= height or left + right >= width:
+        return Crop(0, height, 0, width)  # a uniform image: nothing to trim towards
+    top, bottom, left, right = (v if v >= config.min_border_px else 0 for v in (top, bottom, left, right))
+    if height - top - bottom < config.min_keep_fraction * height:
+        top = bottom = 0
+    if width - left - right < config.min_keep_fraction * width:
+        left = right = 0
+    return Crop(top, height - bottom, left, width - right)
+
+
+def trim_border(image: np.ndarray, config: BorderConfig = BorderConfig()) -> np.ndarray:
+    """``image`` without its uniform borders (a view, not a copy)."""
+    return detect_border(image, config).apply(image)

@@ -1,0 +1,1 @@
+"""nearmatch search: retrieve candidates, align them in time, report match envelopes."""
