@@ -1,0 +1,487 @@
+"""The catalog: LMDB as the source of truth, FAISS indexes derived from it.
+
+Layout of a catalog directory::
+
+    DIR/lmdb/            LMDB environment (named databases below)
+    DIR/frames.faiss     visual index: one vector per image / sampled video frame
+    DIR/windows.faiss    window index: pooled frame embeddings over a few seconds of video
+    DIR/*.json           sidecars naming the LMDB generation each index reflects
+
+LMDB databases: ``meta`` (schema version, feature record, counters,
+generation), ``assets`` (asset_id -> JSON record), ``nums`` (asset_num ->
+asset_id), ``frames`` (asset_id -> frame times and embeddings),
+``frame_ranges`` / ``window_ranges`` (last vector id of an asset -> first id +
+asset_id, so any id resolves to its asset with one cursor seek).
+
+Every write is one LMDB transaction that also bumps ``generation``; FAISS is
+updated in memory after the commit and saved by ``flush``. A saved index whose
+sidecar names an older generation is rebuilt on open, so a crash at any point
+loses nothing that was committed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator, NamedTuple
+
+import lmdb
+import numpy as np
+
+from indexer.errors import BadInputError, CatalogMismatchError, NotFoundError
+from indexer.media_types import MediaType
+from indexer.vector_index import MIN_TRAINING_VECTORS, VectorIndex, VectorIndexConfig
+
+LOG = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+OLDEST_READABLE_VERSION = 1
+EMBEDDING_DIM = 512
+
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogConfig:
+    index: VectorIndexConfig = VectorIndexConfig()
+    window_frames: int = 5  # frames pooled into one window-index vector (5 s at 1 fps)
+    map_size_bytes: int = 1 << 40  # LMDB's address-space reservation, not disk use
+    rebuild_tombstone_fraction: float = 0.2  # rebuild an index that cannot delete past this
+
+    def __post_init__(self) -> None:
+        if self.window_frames < 1:
+            raise ValueError(f"expected window_frames >= 1, got {self.window_frames}")
+
+
+@dataclasses.dataclass(frozen=True)
+class AssetRecord:
+    asset_id: str
+    media_type: MediaType
+    source: str
+    sha256: str
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    duration_s: float = 0.0
+    width: int = 0
+    height: int = 0
+    fps_sampled: float = 0.0
+    n_frames: int = 0
+    has_audio: bool = False
+    ingested_at: float = 0.0
+    # Assigned by the catalog on put_asset:
+    asset_num: int = -1
+    first_frame_id: int = -1
+    first_window_id: int = -1
+    n_windows: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "media_type", MediaType(self.media_type))
+        if not self.asset_id or len(self.asset_id.encode()) > 500:
+            raise BadInputError(f"expected an asset_id of 1 to 500 bytes, got {self.asset_id!r}")
+
+    def to_json(self) -> bytes:
+        payload = dataclasses.asdict(self)
+        payload["media_type"] = self.media_type.value
+        return json.dumps(payload, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "AssetRecord":
+        return cls(**json.loads(raw))
+
+
+class FrameHit(NamedTuple):
+    asset_id: str
+    frame_index: int
+    time_s: float
+    score: float
+
+
+class WindowHit(NamedTuple):
+    asset_id: str
+    window_index: int
+    start_s: float
+    end_s: float
+    score: float
+
+
+def pool_windows(embeddings: np.ndarray, window_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-pool (n, d) frame embeddings over windows of ``window_frames`` with half overlap.
+
+    Returns L2-normalised window embeddings (w, d) float32 and each window's
+    first frame index (w,) int64; the last window always reaches the last frame.
+    """
+    n = len(embeddings)
+    if n == 0:
+        return np.zeros((0, embeddings.shape[1]), np.float32), np.zeros(0, np.int64)
+    size = min(window_frames, n)
+    stride = max(1, size // 2)
+    starts = list(range(0, n - size + 1, stride))
+    if starts[-1] != n - size:
+        starts.append(n - size)
+    cumulative = np.vstack([np.zeros((1, embeddings.shape[1])), np.cumsum(embeddings, axis=0, dtype=np.float64)])
+    starts_arr = np.asarray(starts, dtype=np.int64)
+    pooled = (cumulative[starts_arr + size] - cumulative[starts_arr]).astype(np.float32)
+    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return pooled, starts_arr
+
+
+class Catalog:
+    """One catalog directory. Use ``Catalog.open``; close it (or use ``with``) to save the indexes."""
+
+    def __init__(self, path: Path, env: lmdb.Environment, config: CatalogConfig) -> None:
+        self.path = path
+        self.env = env
+        self.config = config
+        self._dbs = {name: env.open_db(name.encode()) for name in
+                     ("meta", "assets", "nums", "frames", "frame_ranges", "window_ranges")}
+        self._lock = threading.RLock()  # guards the in-memory FAISS indexes and writes
+        self._frame_index = self._load_or_rebuild("frames")
+        self._window_index = self._load_or_rebuild("windows")
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, path: str | Path, features: dict[str, Any] | None = None,
+             config: CatalogConfig = CatalogConfig(), create: bool = True) -> "Catalog":
+        """Open (or create) the catalog at ``path``.
+
+        ``features`` is the record of the feature extractors (model, input size,
+        sampling rates); it is stored on first use and must match afterwards.
+        ``None`` skips the check, for operations that compute no features.
+        """
+        path = Path(path)
+        lmdb_dir = path / "lmdb"
+        if not lmdb_dir.exists():
+            if not create:
+                raise NotFoundError(f"expected a catalog at {path}, got no catalog there (ingest into it first)")
+            if path.exists() and not path.is_dir():
+                raise BadInputError(f"expected a catalog directory, got a file at {path}")
+            lmdb_dir.mkdir(parents=True)
+        env = lmdb.open(str(lmdb_dir), map_size=config.map_size_bytes, max_dbs=16, subdir=True)
+        try:
+            cls._check_schema_and_features(env, features)
+            return cls(path, env, config)
+        except BaseException:
+            env.close()
+            raise
+
+    @staticmethod
+    def _check_schema_and_features(env: lmdb.Environment, features: dict[str, Any] | None) -> None:
+        meta = env.open_db(b"meta")
+        with env.begin(write=True, db=meta) as txn:
+            stored_version = txn.get(b"schema_version")
+            if stored_version is None:
+                txn.put(b"schema_version", _U32.pack(SCHEMA_VERSION))
+                txn.put(b"oldest_readable_version", _U32.pack(OLDEST_READABLE_VERSION))
+                txn.put(b"generation", _U64.pack(0))
+            else:
+                version = _U32.unpack(stored_version)[0]
+                oldest = _U32.unpack(txn.get(b"oldest_readable_version"))[0]
+                if version < OLDEST_READABLE_VERSION or oldest > SCHEMA_VERSION:
+                    raise CatalogMismatchError(
+                        f"expected catalog schema {OLDEST_READABLE_VERSION}..{SCHEMA_VERSION}, got schema "
+                        f"{version} (readable from {oldest}); use a matching nearmatch version"
+                    )
+            if features is None:
+                return
+            stored = txn.get(b"features")
+            if stored is None:
+                txn.put(b"features", json.dumps(features, sort_keys=True).encode())
+                return
+            stored_features = json.loads(stored)
+            if stored_features != features:
+                diffs = _describe_differences(stored_features, features)
+                raise CatalogMismatchError(
+                    f"catalog was built with other features ({diffs}); open it with the same "
+                    f"extractor settings or ingest into a new catalog"
+                )
+
+    @property
+    def features(self) -> dict[str, Any] | None:
+        with self.env.begin(db=self._dbs["meta"]) as txn:
+            raw = txn.get(b"features")
+        return None if raw is None else json.loads(raw)
+
+    # ----------------------------------------------------------------- writes
+    def put_asset(self, record: AssetRecord, frame_embeddings: np.ndarray | None = None,
+                  frame_times_s: np.ndarray | None = None) -> AssetRecord:
+        """Store ``record`` and its frames, replacing any asset with the same id.
+
+        ``frame_embeddings`` (n, 512) float32 L2-normalised, ``frame_times_s``
+        (n,) float64 seconds on the asset's clock (0 for an image). Returns the
+        record with the ids the catalog assigned.
+        """
+        embeddings = np.zeros((0, EMBEDDING_DIM), np.float32) if frame_embeddings is None else frame_embeddings
+        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+        times = np.zeros(len(embeddings)) if frame_times_s is None else np.asarray(frame_times_s, dtype=np.float64)
+        if embeddings.ndim != 2 or embeddings.shape[1] != EMBEDDING_DIM or len(times) != len(embeddings):
+            raise ValueError(f"expected (n, {EMBEDDING_DIM}) embeddings and (n,) times, got "
+                             f"{embeddings.shape} and {times.shape}")
+        if not np.isfinite(embeddings).all():
+            raise BadInputError(f"{record.asset_id}: expected finite embeddings, got NaN or infinity")
+        windows, window_starts = pool_windows(embeddings, self.config.window_frames) if len(embeddings) > 1 \
+            else (np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, np.int64))
+        with self._lock:
+            with self.env.begin(write=True) as txn:
+                old = self._get(txn, record.asset_id)
+                if old is not None:
+                    self._delete_in_txn(txn, old)
+                record = dataclasses.replace(
+                    record,
+                    n_frames=len(embeddings),
+                    ingested_at=record.ingested_at or time.time(),
+                    asset_num=self._next_counter(txn, b"next_asset_num", 1),
+                    first_frame_id=self._next_counter(txn, b"next_frame_id", len(embeddings)),
+                    first_window_id=self._next_counter(txn, b"next_window_id", len(windows)),
+                    n_windows=len(windows),
+                )
+                key = record.asset_id.encode()
+                txn.put(key, record.to_json(), db=self._dbs["assets"])
+                txn.put(_U32.pack(record.asset_num), key, db=self._dbs["nums"])
+                txn.put(key, times.tobytes() + embeddings.tobytes(), db=self._dbs["frames"])
+                _put_range(txn, self._dbs["frame_ranges"], record.first_frame_id, len(embeddings), key)
+                _put_range(txn, self._dbs["window_ranges"], record.first_window_id, len(windows), key)
+                self._bump_generation(txn)
+            if old is not None:
+                self._remove_from_indexes(old)
+            self._frame_index.add(np.arange(record.first_frame_id, record.first_frame_id + len(embeddings)),
+                                  embeddings)
+            self._window_index.add(np.arange(record.first_window_id, record.first_window_id + len(windows)),
+                                   windows)
+        LOG.debug("stored %s (%d frames, %d windows)", record.asset_id, len(embeddings), len(windows))
+        return record
+
+    def delete(self, asset_id: str) -> AssetRecord:
+        """Remove ``asset_id`` from LMDB and every index; NotFoundError when absent."""
+        with self._lock:
+            with self.env.begin(write=True) as txn:
+                old = self._get(txn, asset_id)
+                if old is None:
+                    raise NotFoundError(f"expected an asset id in the catalog, got unknown id {asset_id!r}")
+                self._delete_in_txn(txn, old)
+                self._bump_generation(txn)
+            self._remove_from_indexes(old)
+        return old
+
+    def _delete_in_txn(self, txn: lmdb.Transaction, old: AssetRecord) -> None:
+        key = old.asset_id.encode()
+        txn.delete(key, db=self._dbs["assets"])
+        txn.delete(_U32.pack(old.asset_num), db=self._dbs["nums"])
+        txn.delete(key, db=self._dbs["frames"])
+        if old.n_frames:
+            txn.delete(_U64.pack(old.first_frame_id + old.n_frames - 1), db=self._dbs["frame_ranges"])
+        if old.n_windows:
+            txn.delete(_U64.pack(old.first_window_id + old.n_windows - 1), db=self._dbs["window_ranges"])
+
+    def _remove_from_indexes(self, old: AssetRecord) -> None:
+        self._frame_index.remove(np.arange(old.first_frame_id, old.first_frame_id + old.n_frames))
+        self._window_index.remove(np.arange(old.first_window_id, old.first_window_id + old.n_windows))
+        for name, index in (("frames", self._frame_index), ("windows", self._window_index)):
+            if index.tombstones > self.config.rebuild_tombstone_fraction * max(index.ntotal, 1):
+                LOG.info("rebuilding %s index: %d tombstones", name, index.tombstones)
+                setattr(self, f"_{name[:-1]}_index", self._rebuild(name))
+
+    def _next_counter(self, txn: lmdb.Transaction, name: bytes, count: int) -> int:
+        raw = txn.get(name, db=self._dbs["meta"])
+        value = 0 if raw is None else _U64.unpack(raw)[0]
+        txn.put(name, _U64.pack(value + count), db=self._dbs["meta"])
+        return value
+
+    def _bump_generation(self, txn: lmdb.Transaction) -> None:
+        self._next_counter(txn, b"generation", 1)
+
+    def generation(self) -> int:
+        with self.env.begin(db=self._dbs["meta"]) as txn:
+            return _U64.unpack(txn.get(b"generation"))[0]
+
+    # ----------------------------------------------------------------- reads
+    def _get(self, txn: lmdb.Transaction, asset_id: str) -> AssetRecord | None:
+        raw = txn.get(asset_id.encode(), db=self._dbs["assets"])
+        return None if raw is None else AssetRecord.from_json(raw)
+
+    def get(self, asset_id: str) -> AssetRecord | None:
+        with self.env.begin() as txn:
+            return self._get(txn, asset_id)
+
+    def require(self, asset_id: str) -> AssetRecord:
+        record = self.get(asset_id)
+        if record is None:
+            raise NotFoundError(f"expected an asset id in the catalog, got unknown id {asset_id!r}")
+        return record
+
+    def get_by_num(self, asset_num: int) -> AssetRecord | None:
+        with self.env.begin() as txn:
+            key = txn.get(_U32.pack(asset_num), db=self._dbs["nums"])
+            return None if key is None else self._get(txn, key.decode())
+
+    def assets(self) -> Iterator[AssetRecord]:
+        with self.env.begin(db=self._dbs["assets"]) as txn:
+            for _, raw in txn.cursor():
+                yield AssetRecord.from_json(raw)
+
+    def frames(self, asset_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Stored (n, 512) float32 embeddings and (n,) float64 times in seconds of ``asset_id``."""
+        with self.env.begin(db=self._dbs["frames"]) as txn:
+            raw = txn.get(asset_id.encode())
+        if raw is None:
+            raise NotFoundError(f"expected an asset id in the catalog, got unknown id {asset_id!r}")
+        n = len(raw) // (8 + 4 * EMBEDDING_DIM)
+        times = np.frombuffer(raw, dtype=np.float64, count=n)
+        embeddings = np.frombuffer(raw, dtype=np.float32, offset=8 * n).reshape(n, EMBEDDING_DIM)
+        return embeddings, times
+
+    def search_frames(self, queries: np.ndarray, k: int) -> list[list[FrameHit]]:
+        """Top-``k`` frames per query row of (q, 512) float32; deleted ids are dropped."""
+        with self._lock:
+            scores, ids = self._frame_index.search(queries, k + self._frame_index.tombstones)
+        out: list[list[FrameHit]] = []
+        with self.env.begin() as txn:
+            cursor = txn.cursor(db=self._dbs["frame_ranges"])
+            times_cache: dict[str, np.ndarray] = {}
+            for row_scores, row_ids in zip(scores, ids):
+                hits: list[FrameHit] = []
+                for score, vector_id in zip(row_scores, row_ids):
+                    resolved = _resolve(cursor, int(vector_id))
+                    if resolved is None:
+                        continue
+                    asset_id, frame_index = resolved
+                    if asset_id not in times_cache:
+                        times_cache[asset_id] = self.frames(asset_id)[1]
+                    hits.append(FrameHit(asset_id, frame_index, float(times_cache[asset_id][frame_index]),
+                                         float(score)))
+                    if len(hits) == k:
+                        break
+                out.append(hits)
+        return out
+
+    def search_windows(self, queries: np.ndarray, k: int) -> list[list[WindowHit]]:
+        """Top-``k`` pooled windows per query row of (q, 512) float32 (L2-normalised)."""
+        with self._lock:
+            scores, ids = self._window_index.search(queries, k + self._window_index.tombstones)
+        out: list[list[WindowHit]] = []
+        size = self.config.window_frames
+        with self.env.begin() as txn:
+            cursor = txn.cursor(db=self._dbs["window_ranges"])
+            for row_scores, row_ids in zip(scores, ids):
+                hits: list[WindowHit] = []
+                for score, vector_id in zip(row_scores, row_ids):
+                    resolved = _resolve(cursor, int(vector_id))
+                    if resolved is None:
+                        continue
+                    asset_id, window_index = resolved
+                    times = self.frames(asset_id)[1]
+                    _, starts = pool_windows(np.zeros((len(times), 1), np.float32), size)
+                    first = int(starts[window_index])
+                    last = min(first + size, len(times)) - 1
+                    hits.append(WindowHit(asset_id, window_index, float(times[first]), float(times[last]),
+                                          float(score)))
+                    if len(hits) == k:
+                        break
+                out.append(hits)
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        by_type: dict[str, int] = {}
+        for record in self.assets():
+            by_type[record.media_type.value] = by_type.get(record.media_type.value, 0) + 1
+        disk = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        with self._lock:
+            frames, windows = self._frame_index.ntotal, self._window_index.ntotal
+        index_bytes = sum(p.stat().st_size for p in self.path.glob("*.faiss"))
+        return {
+            "catalog": str(self.path),
+            "assets": sum(by_type.values()),
+            "assets_by_media_type": by_type,
+            "indexed_frames": frames,
+            "indexed_windows": windows,
+            "index_factory": self.config.index.factory,
+            "generation": self.generation(),
+            "disk_bytes": disk,
+            "index_bytes_per_vector": round(index_bytes / max(frames + windows, 1), 1),
+            "features": self.features,
+        }
+
+    # ----------------------------------------------------------------- FAISS upkeep
+    def _index_path(self, name: str) -> Path:
+        return self.path / f"{name}.faiss"
+
+    def _load_or_rebuild(self, name: str) -> VectorIndex:
+        loaded = VectorIndex.load_if_current(self._index_path(name), EMBEDDING_DIM, self.config.index,
+                                             self.generation())
+        if loaded is not None:
+            return loaded
+        LOG.info("rebuilding the %s index from LMDB", name)
+        return self._rebuild(name)
+
+    def _rebuild(self, name: str) -> VectorIndex:
+        ids_parts: list[np.ndarray] = []
+        vector_parts: list[np.ndarray] = []
+        for record in self.assets():
+            embeddings, _ = self.frames(record.asset_id)
+            if name == "frames":
+                ids_parts.append(np.arange(record.first_frame_id, record.first_frame_id + record.n_frames))
+                vector_parts.append(embeddings)
+            elif record.n_windows:
+                windows, _ = pool_windows(embeddings, self.config.window_frames)
+                ids_parts.append(np.arange(record.first_window_id, record.first_window_id + len(windows)))
+                vector_parts.append(windows)
+        ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, np.int64)
+        vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, EMBEDDING_DIM), np.float32)
+        index = VectorIndex(EMBEDDING_DIM, self.config.index)
+        if not index.is_trained:
+            if len(vectors) < MIN_TRAINING_VECTORS:
+                # Too few vectors to train quantisers yet: exact search until the catalog grows.
+                LOG.info("%s: %d vectors are too few to train %r; using Flat for now", name, len(vectors),
+                         self.config.index.factory)
+                index = VectorIndex(EMBEDDING_DIM, VectorIndexConfig("Flat"))
+            else:
+                index.train(vectors)
+        index.add(ids, vectors)
+        return index
+
+    def flush(self) -> None:
+        """Save the FAISS indexes with the LMDB generation they reflect."""
+        with self._lock:
+            generation = self.generation()
+            self._frame_index.save(self._index_path("frames"), generation)
+            self._window_index.save(self._index_path("windows"), generation)
+        self.env.sync()
+
+    def close(self) -> None:
+        if self.env is None:
+            return
+        self.flush()
+        self.env.close()
+        self.env = None
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _put_range(txn: lmdb.Transaction, db: Any, first_id: int, count: int, key: bytes) -> None:
+    if count:
+        txn.put(_U64.pack(first_id + count - 1), _U64.pack(first_id) + key, db=db)
+
+
+def _resolve(cursor: lmdb.Cursor, vector_id: int) -> tuple[str, int] | None:
+    """(asset_id, offset within the asset) of ``vector_id``, or None for a deleted or unknown id."""
+    if vector_id < 0 or not cursor.set_range(_U64.pack(vector_id)):
+        return None
+    value = cursor.value()
+    first_id = _U64.unpack(value[:8])[0]
+    if first_id > vector_id:
+        return None
+    return value[8:].decode(), vector_id - first_id
+
+
+def _describe_differences(stored: dict[str, Any], given: dict[str, Any]) -> str:
+    keys = sorted(set(stored) | set(given))
+    parts = [f"{k}: catalog has {stored.get(k)!r}, got {given.get(k)!r}" for k in keys if stored.get(k) != given.get(k)]
+    return "; ".join(parts)

