@@ -61,7 +61,18 @@ def fresh_descriptor() -> bytes:
         if protoc.main(args) != 0:
             raise RuntimeError(f"protoc failed on {PROTO_FILE}")
         descriptor_set = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
-    return descriptor_set.file[0].SerializeToString(deterministic=True)
+    fresh = descriptor_set.file[0]
+    # --descriptor_set_out fills json_name, which the embedded descriptor leaves out.
+    for message in fresh.message_type:
+        _clear_json_names(message)
+    return fresh.SerializeToString(deterministic=True)
+
+
+def _clear_json_names(message: "descriptor_pb2.DescriptorProto") -> None:  # type: ignore[name-defined]
+    for field in message.field:
+        field.ClearField("json_name")
+    for nested in message.nested_type:
+        _clear_json_names(nested)
 
 
 def stale_files() -> list[str]:
