@@ -1,0 +1,276 @@
+"""Landmark audio fingerprints: spectral peaks paired into 32-bit hashes (Wang/Shazam, audfprint).
+
+Pipeline: mono signal at the analysis rate -> Hann STFT -> log magnitude with
+a high-pass along time (stationary hum, EQ and steady noise fade out, as in
+audfprint) -> local maxima over a time-frequency neighbourhood, thinned to a
+fixed density per second -> each anchor peak paired with its next few peaks ->
+hash = (anchor pitch, pitch interval, time gap), quantised.
+
+Pitch is measured in semitones (log frequency, sub-bin interpolated), so a
+pitch shift moves only the anchor field and leaves the interval unchanged.
+A query can be hashed under a hypothesised pitch shift and time scale
+(``hash_landmarks(..., pitch_shift_st, time_scale)``): ``search.audio_align``
+uses a small grid of them to survive +-5 % speed, tempo and pitch changes
+while the catalog holds one hash per landmark.
+
+Silence and near-silence (frames under ``silence_dbfs``) give no peaks, so
+silence never matches silence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+from scipy import ndimage
+
+from indexer.audio_decode import AudioSignal
+
+LOG = logging.getLogger(__name__)
+
+VERSION = 1  # bump when hashes change: catalogs record it and refuse a mismatch
+
+
+@dataclasses.dataclass(frozen=True)
+class FingerprintConfig:
+    sample_rate: int = 8000
+    n_fft: int = 512
+    hop: int = 128  # 16 ms frames at 8 kHz
+    f_min_hz: float = 150.0
+    f_max_hz: float = 3800.0
+    hpf_s: float = 1.0  # length of the running mean removed from the log spectrum along time
+    peak_time_s: float = 0.16  # half-size of the local-maximum neighbourhood in time
+    peak_freq_hz: float = 120.0  # half-size of the neighbourhood in frequency
+    peaks_per_s: int = 24  # density cap: strongest local maxima kept per second
+    silence_dbfs: float = -60.0  # frames quieter than this (RMS) give no peaks
+    fan_out: int = 5  # pairs per anchor
+    dt_min: int = 2  # pair time gap range, frames
+    dt_max: int = 63
+    interval_max_st: float = 12.0  # pair pitch interval range, semitones either way
+    q_anchor_st: float = 0.5  # quantisation of the anchor pitch, semitones
+    q_interval_st: float = 0.5  # quantisation of the pitch interval, semitones
+    q_dt: float = 1.5  # quantisation of the time gap, frames
+    chunk_s: float = 60.0  # STFT block length (bounded memory)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.f_min_hz < self.f_max_hz <= self.sample_rate / 2:
+            raise ValueError(f"expected 0 < f_min < f_max <= Nyquist, got {self.f_min_hz}, {self.f_max_hz}")
+        if not 1 <= self.dt_min < self.dt_max:
+            raise ValueError(f"expected 1 <= dt_min < dt_max, got {self.dt_min}, {self.dt_max}")
+        if self.hash_bits() > 32:
+            raise ValueError(f"expected hash fields to fit 32 bits, got {self.hash_bits()}")
+
+    @property
+    def frame_s(self) -> float:
+        return self.hop / self.sample_rate
+
+    def _field_sizes(self) -> tuple[int, int, int]:
+        n_anchor = int(np.ceil(_semitones(self.f_max_hz) / self.q_anchor_st)) + 2
+        n_interval = 2 * int(np.ceil(self.interval_max_st / self.q_interval_st)) + 3
+        n_dt = int(np.ceil(self.dt_max * 1.1 / self.q_dt)) + 2
+        return n_anchor, n_interval, n_dt
+
+    def hash_bits(self) -> int:
+        return sum(int(np.ceil(np.log2(n))) for n in self._field_sizes())
+
+    def record(self) -> dict[str, object]:
+        """What a catalog stores to refuse opening with other fingerprint settings."""
+        return {"name": "landmark", "version": VERSION, **dataclasses.asdict(self)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Landmarks:
+    """Peak pairs before quantisation; all arrays (n,), sorted by ``t1``.
+
+    t1: anchor time, frames (int64); pitch1_st: anchor pitch, semitones above
+    ``REF_HZ`` (float32); interval_st: pitch of the second peak minus the
+    anchor's, semitones (float32); dt: time gap, frames (int32).
+    """
+
+    t1: np.ndarray
+    pitch1_st: np.ndarray
+    interval_st: np.ndarray
+    dt: np.ndarray
+    frame_s: float
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        n = self.t1.shape[0]
+        if any(a.shape != (n,) for a in (self.pitch1_st, self.interval_st, self.dt)):
+            raise ValueError("expected landmark arrays of one length")
+
+
+@dataclasses.dataclass(frozen=True)
+class Fingerprint:
+    """Hashes uint32 (n,) with anchor times uint32 (n,) in frames of ``frame_s`` seconds."""
+
+    hashes: np.ndarray
+    times: np.ndarray
+    frame_s: float
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        if self.hashes.dtype != np.uint32 or self.times.dtype != np.uint32:
+            raise ValueError(f"expected uint32 hashes and times, got {self.hashes.dtype}, {self.times.dtype}")
+        if self.hashes.shape != self.times.shape or self.hashes.ndim != 1:
+            raise ValueError(f"expected (n,) hashes and times, got {self.hashes.shape}, {self.times.shape}")
+
+    def __len__(self) -> int:
+        return int(self.hashes.shape[0])
+
+
+REF_HZ = 100.0
+
+
+def _semitones(freq_hz: np.ndarray | float) -> np.ndarray:
+    return 12.0 * np.log2(np.asarray(freq_hz) / REF_HZ)
+
+
+def _peaks_in_block(
+    samples: np.ndarray, first_frame: int, n_frames: int, config: FingerprintConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spectral peaks of ``n_frames`` frames of ``samples`` (float32), frame 0 at ``first_frame``.
+
+    Returns frame indices int64 (p,), fractional FFT bins float64 (p,), strengths float32 (p,).
+    """
+    n_fft, hop = config.n_fft, config.hop
+    frames = np.lib.stride_tricks.as_strided(
+        samples, shape=(n_frames, n_fft), strides=(hop * samples.strides[0], samples.strides[0]), writeable=False
+    )
+    window = np.hanning(n_fft + 2)[1:-1].astype(np.float32)
+    spectrum = np.abs(np.fft.rfft(frames * window, axis=1)).astype(np.float32)
+    lo = max(1, int(config.f_min_hz * n_fft / config.sample_rate))
+    hi = min(n_fft // 2, int(np.ceil(config.f_max_hz * n_fft / config.sample_rate)))
+    log_spec = np.log(spectrum[:, lo - 1 : hi + 2] + 1e-4)
+    # High-pass along time: what stays put (hum, EQ, steady noise) is removed.
+    hpf = max(3, int(round(config.hpf_s / config.frame_s)) | 1)
+    contrast = log_spec - ndimage.uniform_filter1d(log_spec, hpf, axis=0, mode="nearest")
+    half_t = max(1, int(round(config.peak_time_s / config.frame_s)))
+    half_f = max(1, int(round(config.peak_freq_hz * n_fft / config.sample_rate)))
+    local_max = ndimage.maximum_filter(contrast, size=(2 * half_t + 1, 2 * half_f + 1), mode="nearest")
+    is_peak = (contrast == local_max) & (contrast > 0.0)
+    is_peak[:, [0, -1]] = False  # keep a neighbour on each side for interpolation
+    rms = np.sqrt(np.mean(frames.astype(np.float32) ** 2, axis=1))
+    is_peak &= (20.0 * np.log10(rms + 1e-12) > config.silence_dbfs)[:, None]
+    t, k = np.nonzero(is_peak)
+    # Parabolic interpolation of the log magnitude gives the peak between bins.
+    a, b, c = log_spec[t, k - 1], log_spec[t, k], log_spec[t, k + 1]
+    denom = a - 2.0 * b + c
+    delta = np.where(np.abs(denom) > 1e-9, 0.5 * (a - c) / np.where(denom == 0, 1.0, denom), 0.0)
+    bins = k + (lo - 1) + np.clip(delta, -0.5, 0.5)
+    return t.astype(np.int64) + first_frame, bins, contrast[t, k]
+
+
+def find_peaks(signal: AudioSignal, config: FingerprintConfig = FingerprintConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """Spectral peaks of a signal at a bounded density.
+
+    Returns (times int64 (p,) in frames, pitches float32 (p,) in semitones
+    above ``REF_HZ``), sorted by time then pitch.
+    """
+    if signal.sample_rate != config.sample_rate:
+        raise ValueError(f"expected a signal at {config.sample_rate} Hz, got {signal.sample_rate} Hz")
+    samples = signal.samples
+    n_total = 0 if samples.shape[0] < config.n_fft else 1 + (samples.shape[0] - config.n_fft) // config.hop
+    frames_per_s = max(1, int(round(1.0 / config.frame_s)))
+    chunk = max(1, int(config.chunk_s)) * frames_per_s  # a whole number of density blocks
+    margin = max(int(round(config.hpf_s / config.frame_s)), int(round(config.peak_time_s / config.frame_s))) + 2
+    times, bins, strengths = [], [], []
+    for start in range(0, n_total, chunk):
+        lo = max(0, start - margin)
+        hi = min(n_total, start + chunk + margin)
+        block = samples[lo * config.hop : (hi - 1) * config.hop + config.n_fft]
+        t, f, s = _peaks_in_block(block, lo, hi - lo, config)
+        keep = (t >= start) & (t < start + chunk)
+        times.append(t[keep])
+        bins.append(f[keep])
+        strengths.append(s[keep])
+    if not times:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    t = np.concatenate(times)
+    f = np.concatenate(bins)
+    s = np.concatenate(strengths)
+    # Density cap: the strongest peaks_per_s of every one-second block.
+    block_id = t // frames_per_s
+    order = np.lexsort((-s, block_id))
+    sorted_blocks = block_id[order]
+    first = np.searchsorted(sorted_blocks, sorted_blocks, side="left")
+    rank = np.arange(order.shape[0]) - first
+    kept = order[rank < config.peaks_per_s]
+    t, f = t[kept], f[kept]
+    pitch = _semitones(f * config.sample_rate / config.n_fft).astype(np.float32)
+    order = np.lexsort((pitch, t))
+    return t[order], pitch[order]
+
+
+def pair_peaks(times: np.ndarray, pitches: np.ndarray, config: FingerprintConfig, duration_s: float) -> Landmarks:
+    """Pair each anchor peak with its next ``fan_out`` peaks in the target zone (time-sorted input)."""
+    n = times.shape[0]
+    look = 8 * config.fan_out
+    idx = np.arange(n)[:, None] + np.arange(1, look + 1)[None, :]
+    inside = idx < n
+    idx = np.minimum(idx, max(n - 1, 0))
+    if n == 0:
+        empty_i = np.zeros(0, np.int64)
+        empty_f = np.zeros(0, np.float32)
+        return Landmarks(empty_i, empty_f, empty_f, empty_i.astype(np.int32), config.frame_s, duration_s)
+    dt = times[idx] - times[:, None]
+    interval = pitches[idx] - pitches[:, None]
+    valid = inside & (dt >= config.dt_min) & (dt <= config.dt_max) & (np.abs(interval) <= config.interval_max_st)
+    valid &= np.cumsum(valid, axis=1) <= config.fan_out
+    rows, cols = np.nonzero(valid)
+    return Landmarks(
+        t1=times[rows],
+        pitch1_st=pitches[rows],
+        interval_st=interval[rows, cols].astype(np.float32),
+        dt=dt[rows, cols].astype(np.int32),
+        frame_s=config.frame_s,
+        duration_s=duration_s,
+    )
+
+
+def landmarks(signal: AudioSignal, config: FingerprintConfig = FingerprintConfig()) -> Landmarks:
+    """Unquantised peak pairs of a signal (see ``Landmarks``)."""
+    times, pitches = find_peaks(signal, config)
+    return pair_peaks(times, pitches, config, signal.duration_s)
+
+
+def hash_landmarks(
+    marks: Landmarks, config: FingerprintConfig = FingerprintConfig(), pitch_shift_st: float = 0.0, time_scale: float = 1.0
+) -> Fingerprint:
+    """Quantise landmarks into 32-bit hashes, undoing a hypothesised transform first.
+
+    ``pitch_shift_st``: how many semitones the signal is above the original;
+    ``time_scale``: original duration / this signal's duration. Times in the
+    result are this signal's frames (unscaled): the aligner applies the scale.
+    """
+    n_anchor, n_interval, n_dt = config._field_sizes()
+    anchor = np.floor((marks.pitch1_st - pitch_shift_st) / config.q_anchor_st).astype(np.int64)
+    interval = np.round(marks.interval_st / config.q_interval_st).astype(np.int64) + n_interval // 2
+    gap = np.floor(marks.dt * time_scale / config.q_dt).astype(np.int64)
+    anchor = np.clip(anchor, 0, n_anchor - 1)
+    interval = np.clip(interval, 0, n_interval - 1)
+    gap = np.clip(gap, 0, n_dt - 1)
+    bits_interval = int(np.ceil(np.log2(n_interval)))
+    bits_dt = int(np.ceil(np.log2(n_dt)))
+    hashes = (anchor << (bits_interval + bits_dt)) | (interval << bits_dt) | gap
+    return Fingerprint(
+        hashes=hashes.astype(np.uint32),
+        times=marks.t1.astype(np.uint32),
+        frame_s=marks.frame_s,
+        duration_s=marks.duration_s,
+    )
+
+
+def fingerprint(signal: AudioSignal, config: FingerprintConfig = FingerprintConfig()) -> Fingerprint:
+    """Catalog fingerprint of a signal: distinct (hash, time) pairs, sorted by time."""
+    fp = hash_landmarks(landmarks(signal, config), config)
+    if len(fp) == 0:
+        return fp
+    packed = np.unique((fp.times.astype(np.uint64) << np.uint64(32)) | fp.hashes.astype(np.uint64))
+    return Fingerprint(
+        hashes=(packed & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+        times=(packed >> np.uint64(32)).astype(np.uint32),
+        frame_s=fp.frame_s,
+        duration_s=fp.duration_s,
+    )

@@ -1,0 +1,232 @@
+"""Ingestion: turn files, directories and manifests into catalog assets.
+
+Decoding and preprocessing run in a small thread pool ahead of the model
+(Pillow and PyAV release the GIL), so the ONNX session is fed full batches
+while the next images decode. One bad file is reported and skipped; the rest
+goes on. Unchanged assets (same id, same sha256) are skipped, so a re-run resumes.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from indexer.catalog import AssetRecord, Catalog
+from indexer.errors import BadInputError, NearmatchError, NotFoundError
+from indexer.extractor import FrameEmbedder
+from indexer.image_decode import ImageDecodeConfig, decode_image
+from indexer.media_source import MediaSource
+from indexer.media_types import MediaType
+from indexer.probe import detect_media_type
+
+LOG = logging.getLogger(__name__)
+
+UrlFetcher = Callable[[str], bytes]
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestConfig:
+    image: ImageDecodeConfig = ImageDecodeConfig()
+    max_bytes: int = 4 * 1024**3  # any single file; images have their own, smaller cap
+    prefetch_workers: int = 2
+    flush_every: int = 2000  # save the FAISS indexes every this many assets
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestItem:
+    """One asset to ingest: a local file or a URL (fetched by the caller's fetcher)."""
+
+    asset_id: str
+    path: Path | None = None
+    url: str | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.url is None):
+            raise BadInputError(f"{self.asset_id}: expected exactly one of path or url")
+
+    @property
+    def origin(self) -> str:
+        return str(self.path) if self.path is not None else str(self.url)
+
+
+@dataclasses.dataclass
+class IngestReport:
+    ingested: list[str] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    failed: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ingested": len(self.ingested), "skipped": len(self.skipped), "failed": self.failed,
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """An item decoded and ready for the model (or found unchanged)."""
+
+    item: IngestItem
+    record: AssetRecord | None  # None: unchanged, skip
+    model_input: np.ndarray | None = None  # preprocessed image (h, w, 3) uint8
+    frames: list[np.ndarray] | None = None  # raw video frames, preprocessed with the batch
+    frame_times_s: np.ndarray | None = None
+
+
+def items_from_paths(paths: Iterable[str | Path]) -> Iterator[IngestItem]:
+    """A file's asset_id is its name; files under a directory get their path relative to it."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            yield IngestItem(asset_id=path.name, path=path)
+        elif path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                relative = file.relative_to(path)
+                if any(part.startswith(".") for part in relative.parts):
+                    continue  # hidden files and folders (.DS_Store, .git) are not media
+                yield IngestItem(asset_id=relative.as_posix(), path=file)
+        else:
+            raise NotFoundError(f"expected a file or directory, got nothing at {path}")
+
+
+def items_from_manifest(manifest: str | Path) -> Iterator[IngestItem]:
+    """JSON lines of {"asset_id", "path" or "url", "metadata"}; relative paths are from the manifest."""
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise NotFoundError(f"expected a manifest file, got nothing at {manifest}")
+    with open(manifest, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            where = f"{manifest}:{number}"
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInputError(f"{where}: expected a JSON object, got invalid JSON ({exc})") from exc
+            if not isinstance(entry, dict) or not isinstance(entry.get("asset_id"), str):
+                raise BadInputError(f'{where}: expected an object with a string "asset_id", got {line.strip()[:80]}')
+            metadata = entry.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                raise BadInputError(f'{where}: expected "metadata" to be an object, got {type(metadata).__name__}')
+            path = entry.get("path")
+            yield IngestItem(
+                asset_id=entry["asset_id"],
+                path=None if path is None else (manifest.parent / path),
+                url=entry.get("url"),
+                metadata=metadata,
+            )
+
+
+class Ingestor:
+    """Ingests items into one catalog with one embedder."""
+
+    def __init__(self, catalog: Catalog, embedder: FrameEmbedder, config: IngestConfig = IngestConfig(),
+                 fetch_url: UrlFetcher | None = None) -> None:
+        self.catalog = catalog
+        self.embedder = embedder
+        self.config = config
+        self.fetch_url = fetch_url
+
+    def run(self, items: Iterable[IngestItem], on_done: Callable[[str, str], None] | None = None) -> IngestReport:
+        """Ingest ``items``; ``on_done(asset_id, outcome)`` is called per item for progress."""
+        report = IngestReport()
+        started = time.perf_counter()
+        batch: list[_Prepared] = []
+        since_flush = 0
+
+        def finish(asset_id: str, outcome: str) -> None:
+            if on_done is not None:
+                on_done(asset_id, outcome)
+
+        def store_batch() -> None:
+            nonlocal since_flush
+            if not batch:
+                return
+            embeddings = self.embedder.embed_preprocessed(np.stack([p.model_input for p in batch]))
+            for prepared, embedding in zip(batch, embeddings):
+                self.catalog.put_asset(prepared.record, embedding[None, :])
+                report.ingested.append(prepared.item.asset_id)
+                finish(prepared.item.asset_id, "ingested")
+            since_flush += len(batch)
+            batch.clear()
+
+        with concurrent.futures.ThreadPoolExecutor(self.config.prefetch_workers) as pool:
+            for item, future in _bounded_map(pool, self._prepare, items, 4 * self.embedder.config.batch_size):
+                try:
+                    prepared = future.result()
+                    if prepared.record is None:
+                        report.skipped.append(item.asset_id)
+                        finish(item.asset_id, "skipped")
+                    elif prepared.model_input is not None:
+                        batch.append(prepared)
+                        if len(batch) >= self.embedder.config.batch_size:
+                            store_batch()
+                    else:
+                        self._store_media(prepared)
+                        report.ingested.append(item.asset_id)
+                        since_flush += 1
+                        finish(item.asset_id, "ingested")
+                except NearmatchError as exc:
+                    LOG.warning("skipping %s: %s", item.origin, exc)
+                    report.failed.append({"asset_id": item.asset_id, "path": item.origin, "error": str(exc)})
+                    finish(item.asset_id, "failed")
+                if since_flush >= self.config.flush_every:
+                    store_batch()
+                    self.catalog.flush()
+                    since_flush = 0
+            store_batch()
+        self.catalog.flush()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _prepare(self, item: IngestItem) -> _Prepared:
+        """Runs in a worker thread: read, hash, skip-if-unchanged, decode, preprocess."""
+        source = self._source(item)
+        sha256 = source.sha256()
+        existing = self.catalog.get(item.asset_id)
+        if existing is not None and existing.sha256 == sha256 and existing.metadata == item.metadata:
+            return _Prepared(item, None)
+        media_type = detect_media_type(source)
+        base = AssetRecord(asset_id=item.asset_id, media_type=media_type, source=item.origin, sha256=sha256,
+                           metadata=item.metadata)
+        if media_type is MediaType.IMAGE:
+            image = decode_image(source.read_bytes(), source.name, self.config.image,
+                                 draft_size=2 * self.embedder.config.input_size)
+            height, width = image.shape[:2]
+            record = dataclasses.replace(base, width=width, height=height)
+            return _Prepared(item, record, model_input=self.embedder.preprocess(image))
+        raise BadInputError(f"{source.name}: {media_type.value} ingestion is not available in this build")
+
+    def _store_media(self, prepared: _Prepared) -> None:
+        embeddings = self.embedder.embed(prepared.frames or [])
+        self.catalog.put_asset(prepared.record, embeddings, prepared.frame_times_s)
+
+    def _source(self, item: IngestItem) -> MediaSource:
+        if item.url is not None:
+            if self.fetch_url is None:
+                raise BadInputError(f"{item.asset_id}: URL items need a URL fetcher; none was configured")
+            source = MediaSource.from_bytes(self.fetch_url(item.url), name=item.url)
+        else:
+            source = MediaSource.from_path(item.path)
+        source.check(self.config.max_bytes)
+        return source
+
+
+def _bounded_map(pool: concurrent.futures.Executor, fn: Callable, items: Iterable[IngestItem],
+                 lookahead: int) -> Iterator[tuple[IngestItem, concurrent.futures.Future]]:
+    """Like ``pool.map`` in order, but with at most ``lookahead`` items in flight (bounded memory)."""
+    pending: collections.deque = collections.deque()
+    for item in items:
+        pending.append((item, pool.submit(fn, item)))
+        if len(pending) >= lookahead:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()

@@ -1,0 +1,196 @@
+"""The ``nearmatch`` command line: ingest, search, match, delete, stats, serve.
+
+Exit codes: 0 success, 2 bad input (one clear line on stderr), 1 internal error.
+Thin by design: every command calls the same library functions as the gRPC server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from indexer.catalog import Catalog, CatalogConfig
+from indexer.errors import BadInputError, NearmatchError
+from indexer.extractor import ExtractorConfig, FrameEmbedder, ModelName
+from indexer.features import FeatureConfig
+from indexer.ingest import Ingestor, items_from_manifest, items_from_paths
+from indexer.media_source import MediaSource
+from indexer.vector_index import VectorIndexConfig
+
+LOG = logging.getLogger("nearmatch")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nearmatch", description="Near-duplicate search for images, video and audio.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="add files, directories or a manifest to a catalog")
+    ingest.add_argument("--catalog", required=True, type=Path)
+    ingest.add_argument("--model", choices=[m.value for m in ModelName],
+                        help="visual model for a new catalog (default: the catalog's, or sscd_distilled)")
+    ingest.add_argument("--index-factory", default="Flat", help="FAISS factory string for a new catalog's index")
+    ingest.add_argument("--manifest", type=Path, help='JSON lines: {"asset_id", "path" or "url", "metadata"}')
+    ingest.add_argument("--json", action="store_true", help="print one JSON summary object")
+    ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+
+    search = commands.add_parser("search", help="find catalog assets matching each query")
+    search.add_argument("--catalog", required=True, type=Path)
+    search.add_argument("--top-k", type=int, default=10)
+    search.add_argument("--matches-only", action="store_true", help="leave out hits below the match threshold")
+    search.add_argument("--json", action="store_true", help="one JSON object per query per line")
+    search.add_argument("queries", nargs="+", metavar="QUERY")
+
+    match = commands.add_parser("match", help="compare two media directly")
+    match.add_argument("source")
+    match.add_argument("target")
+    match.add_argument("--model", choices=[m.value for m in ModelName], default=ModelName.SSCD_DISTILLED.value)
+    match.add_argument("--json", action="store_true")
+
+    delete = commands.add_parser("delete", help="remove assets from a catalog")
+    delete.add_argument("--catalog", required=True, type=Path)
+    delete.add_argument("--json", action="store_true")
+    delete.add_argument("asset_ids", nargs="+", metavar="ASSET_ID")
+
+    stats = commands.add_parser("stats", help="describe a catalog")
+    stats.add_argument("--catalog", required=True, type=Path)
+    stats.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except NearmatchError as exc:
+        print(f"nearmatch: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("nearmatch: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place internal errors become exit code 1
+        LOG.debug("internal error", exc_info=True)
+        print(f"nearmatch: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def open_catalog_features(catalog_dir: Path, model: str | None, index_factory: str = "Flat",
+                          create: bool = True) -> tuple[Catalog, FeatureConfig]:
+    """Open a catalog with the features it was built with (or ``model``'s for a new one)."""
+    with Catalog.open(catalog_dir, None, create=create) as existing:
+        stored = existing.features
+    if stored is not None and model is None:
+        features = FeatureConfig.from_record(stored)
+    else:
+        features = FeatureConfig(visual=ExtractorConfig(model=ModelName(model or ModelName.SSCD_DISTILLED)))
+    config = CatalogConfig(index=VectorIndexConfig(factory=index_factory))
+    return Catalog.open(catalog_dir, features.record(), config), features
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None:
+    print(json.dumps(payload) if args.json else human, flush=True)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    if not args.paths and args.manifest is None:
+        raise BadInputError("expected at least one PATH or --manifest, got neither")
+    items = list(items_from_paths(args.paths))
+    if args.manifest is not None:
+        items += list(items_from_manifest(args.manifest))
+    catalog, features = open_catalog_features(args.catalog, args.model, args.index_factory)
+    with catalog:
+        ingestor = Ingestor(catalog, FrameEmbedder(features.visual), fetch_url=_url_fetcher())
+        with _progress(len(items), "ingest") as bar:
+            report = ingestor.run(items, on_done=lambda asset_id, outcome: bar.update(1))
+    human = (f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged, "
+             f"failed {len(report.failed)} in {report.seconds:.1f} s")
+    for failure in report.failed:
+        human += f"\n  failed {failure['path']}: {failure['error']}"
+    _emit(args, report.to_dict(), human)
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from search.query import SearchConfig, search_media
+
+    config = SearchConfig(top_k=args.top_k, matches_only=args.matches_only)
+    catalog, features = open_catalog_features(args.catalog, None, create=False)
+    with catalog:
+        embedder = FrameEmbedder(features.visual)
+        for query in args.queries:
+            result = search_media(catalog, embedder, _media_source(query), config)
+            lines = [f"{result.query}: {len(result.hits)} hits in {result.processing_time_ms:.0f} ms"]
+            for hit in result.hits:
+                env = hit.envelope
+                lines.append(f"  {hit.rank:>3}. {hit.asset_id}  score={env.similarity_score:.3f} "
+                             f"match={env.match} {env.confidence.value} {env.match_type.value}"
+                             + "".join(f"\n       {s.source_start_s:.1f}-{s.source_end_s:.1f}s -> "
+                                       f"{s.target_start_s:.1f}-{s.target_end_s:.1f}s ({s.score:.2f})"
+                                       for s in env.matched_segments))
+            _emit(args, result.to_dict(), "\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from search.match import match_media
+
+    embedder = FrameEmbedder(ExtractorConfig(model=ModelName(args.model)))
+    envelope = match_media(_media_source(args.source), _media_source(args.target), embedder)
+    _emit(args, envelope.to_dict(), json.dumps(envelope.to_dict(), indent=2))
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with Catalog.open(args.catalog, None, create=False) as catalog:
+        for asset_id in args.asset_ids:
+            catalog.delete(asset_id)
+    _emit(args, {"deleted": args.asset_ids}, f"deleted {len(args.asset_ids)} asset(s)")
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with Catalog.open(args.catalog, None, create=False) as catalog:
+        stats = catalog.stats()
+    _emit(args, stats, json.dumps(stats, indent=2))
+    return EXIT_OK
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "match": cmd_match, "delete": cmd_delete, "stats": cmd_stats}
+
+
+def _media_source(reference: str) -> MediaSource:
+    """A query given as a local path or an http(s) URL."""
+    if reference.startswith(("http://", "https://")):
+        fetch = _url_fetcher()
+        if fetch is None:
+            raise BadInputError(f"{reference}: URL queries need the URL fetcher (search.url_fetch)")
+        return MediaSource.from_bytes(fetch(reference), name=reference)
+    return MediaSource.from_path(reference)
+
+
+def _url_fetcher():
+    """The SSRF-guarded URL fetcher with default caps, when this build has it."""
+    try:
+        from search.url_fetch import FetchConfig, fetch_url
+    except ImportError:
+        return None
+    config = FetchConfig()
+    return lambda url: fetch_url(url, config)
+
+
+def _progress(total: int, label: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Pairwise mode: compare two media directly, without a catalog."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from indexer.errors import BadInputError
+from indexer.extractor import FrameEmbedder
+from indexer.image_decode import decode_image
+from indexer.media_source import MediaSource
+from indexer.media_types import MediaType
+from indexer.probe import detect_media_type
+from search.envelope import MatchEnvelope
+from search.query import SearchConfig, image_envelope
+
+
+def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedder,
+                config: SearchConfig = SearchConfig()) -> MatchEnvelope:
+    """The envelope for ``source`` (the query side) against ``target``."""
+    started = time.perf_counter()
+    for medium in (source, target):
+        medium.check(config.max_query_bytes)
+    source_type, target_type = detect_media_type(source), detect_media_type(target)
+    if source_type is not target_type:
+        raise BadInputError(f"expected two media of the same type, got {source_type.value} and {target_type.value}")
+    exact = source.sha256() == target.sha256()
+    if source_type is MediaType.IMAGE:
+        images = [decode_image(m.read_bytes(), m.name, config.image, draft_size=2 * embedder.config.input_size)
+                  for m in (source, target)]
+        embeddings = embedder.embed(images)
+        envelope = image_envelope(1.0 if exact else float(embeddings[0] @ embeddings[1]), MediaType.IMAGE,
+                                  config.thresholds, exact)
+    else:
+        raise BadInputError(f"{source.name}: {source_type.value} match is not available in this build")
+    return dataclasses.replace(envelope, processing_time_ms=(time.perf_counter() - started) * 1000.0)
