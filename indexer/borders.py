@@ -70,7 +70,6 @@ def detect_border_stack(frames: Sequence[np.ndarray], config: BorderConfig = Bor
     if not frames:
         raise ValueError("expected at least one frame to detect borders on, got none")
     crops = [detect_border(frame, config) for frame in frames]
-    height, width = frames[0].shape[:2]
     return Crop(
         top=min(c.top for c in crops),
         bottom=max(c.bottom for c in crops),

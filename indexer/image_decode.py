@@ -49,7 +49,9 @@ def decode_image(data: bytes, name: str = "<image>", config: ImageDecodeConfig =
             image = ImageOps.exif_transpose(image)
             return _to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise LimitExceededError(f"{name}: image too large to decode safely ({exc})") from exc
+        raise LimitExceededError(
+            f"{name}: expected at most {config.max_pixels} pixels, got a larger image ({exc})"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise BadInputError(f"{name}: expected an image (JPEG, PNG, WebP, GIF, BMP, TIFF), got unrecognised data") from exc
     except (OSError, SyntaxError, ValueError) as exc:

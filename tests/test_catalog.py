@@ -1,0 +1,125 @@
+"""Catalog: LMDB truth, FAISS derived, ids stable, deletes and replaces everywhere, mismatch refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.catalog import AssetRecord, Catalog, CatalogConfig, pool_windows
+from indexer.errors import CatalogMismatchError, NotFoundError
+from indexer.media_types import MediaType
+from indexer.vector_index import VectorIndexConfig
+
+FEATURES = {"visual": {"model": "test", "dim": 512}}
+
+
+def unit_vectors(n: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, 512)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def image_record(asset_id: str, sha: str = "s") -> AssetRecord:
+    return AssetRecord(asset_id=asset_id, media_type=MediaType.IMAGE, source=asset_id, sha256=sha,
+                       metadata={"seller": asset_id.upper()})
+
+
+def video_record(asset_id: str) -> AssetRecord:
+    return AssetRecord(asset_id=asset_id, media_type=MediaType.VIDEO, source=asset_id, sha256="v")
+
+
+def test_search_finds_each_stored_vector_and_video_frame_time(tmp_path: Path) -> None:
+    vectors = unit_vectors(20, seed=0)
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        catalog.put_asset(image_record("img"), vectors[:1])
+        catalog.put_asset(video_record("vid"), vectors[1:], np.arange(19) * 0.5)
+        hits = catalog.search_frames(vectors[[0, 7]], k=1)
+    assert hits[0][0].asset_id == "img" and hits[0][0].score == pytest.approx(1.0, abs=1e-5)
+    assert (hits[1][0].asset_id, hits[1][0].frame_index, hits[1][0].time_s) == ("vid", 6, 3.0)
+
+
+def test_reopen_keeps_everything_and_rebuilds_a_stale_index(tmp_path: Path) -> None:
+    vectors = unit_vectors(5, seed=1)
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        for i in range(5):
+            catalog.put_asset(image_record(f"a{i}"), vectors[i : i + 1])
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        assert catalog.get("a3").metadata == {"seller": "A3"}
+        assert catalog.search_frames(vectors[[3]], 1)[0][0].asset_id == "a3"
+        catalog.put_asset(image_record("late"), unit_vectors(1, seed=9))
+        # Simulate a crash: LMDB committed, the FAISS file on disk still names the old generation.
+        catalog.env.close()
+        catalog.env = None
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        assert catalog.stats()["indexed_frames"] == 6
+        assert catalog.search_frames(unit_vectors(1, seed=9), 1)[0][0].asset_id == "late"
+
+
+def test_missing_index_file_is_rebuilt_from_lmdb(tmp_path: Path) -> None:
+    vectors = unit_vectors(3, seed=2)
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        catalog.put_asset(video_record("v"), vectors, np.array([0.0, 1.0, 2.0]))
+    (tmp_path / "frames.faiss").unlink()
+    (tmp_path / "windows.faiss").unlink()
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        assert catalog.search_frames(vectors[[2]], 1)[0][0].frame_index == 2
+        assert catalog.search_windows(vectors.mean(0, keepdims=True), 1)[0][0].asset_id == "v"
+
+
+def test_delete_removes_from_every_index_and_unknown_id_is_not_found(tmp_path: Path) -> None:
+    vectors = unit_vectors(8, seed=3)
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        catalog.put_asset(video_record("v"), vectors, np.arange(8.0))
+        catalog.put_asset(image_record("i"), unit_vectors(1, seed=4))
+        catalog.delete("v")
+        assert catalog.get("v") is None
+        assert all(h.asset_id == "i" for h in catalog.search_frames(vectors, 5)[0])
+        assert catalog.search_windows(vectors[:1], 5) == [[]]
+        with pytest.raises(NotFoundError, match="unknown id 'v'"):
+            catalog.delete("v")
+        with pytest.raises(NotFoundError):
+            catalog.frames("v")
+
+
+def test_replace_swaps_content_under_the_same_id(tmp_path: Path) -> None:
+    old, new = unit_vectors(2, seed=5)
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        first = catalog.put_asset(image_record("x", sha="old"), old[None])
+        second = catalog.put_asset(image_record("x", sha="new"), new[None])
+        assert second.first_frame_id != first.first_frame_id
+        assert catalog.stats()["assets"] == 1 and catalog.stats()["indexed_frames"] == 1
+        assert catalog.search_frames(new[None], 1)[0][0].score == pytest.approx(1.0, abs=1e-5)
+        assert catalog.get("x").sha256 == "new"
+
+
+def test_other_features_are_a_clear_error(tmp_path: Path) -> None:
+    Catalog.open(tmp_path, FEATURES).close()
+    other = {"visual": {"model": "other", "dim": 512}}
+    with pytest.raises(CatalogMismatchError, match="model"):
+        Catalog.open(tmp_path, other)
+
+
+def test_opening_a_missing_catalog_without_create_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="no catalog"):
+        Catalog.open(tmp_path / "absent", None, create=False)
+
+
+def test_hnsw_deletes_become_filtered_tombstones(tmp_path: Path) -> None:
+    config = CatalogConfig(index=VectorIndexConfig("HNSW16"), rebuild_tombstone_fraction=10.0)
+    vectors = unit_vectors(6, seed=6)
+    with Catalog.open(tmp_path, FEATURES, config) as catalog:
+        for i in range(6):
+            catalog.put_asset(image_record(f"h{i}"), vectors[i : i + 1])
+        catalog.delete("h2")
+        hits = catalog.search_frames(vectors[[2]], 3)[0]
+    assert len(hits) == 3 and "h2" not in {h.asset_id for h in hits}
+
+
+def test_pool_windows_matches_a_plain_loop() -> None:
+    embeddings = unit_vectors(11, seed=7)
+    pooled, starts = pool_windows(embeddings, window_frames=4)
+    assert list(starts) == [0, 2, 4, 6, 7]
+    for window, start in zip(pooled, starts):
+        expected = embeddings[start : start + 4].sum(axis=0)
+        np.testing.assert_allclose(window, expected / np.linalg.norm(expected), atol=1e-5)
