@@ -23,10 +23,11 @@ import numpy as np
 
 from indexer.borders import BorderConfig, Crop, detect_border_stack
 from indexer.errors import BadInputError, LimitExceededError
+from indexer.media_source import MediaSource
 
 LOG = logging.getLogger(__name__)
 
-VideoSource = str | Path | bytes
+VideoSource = str | Path | bytes | MediaSource
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +95,7 @@ class SampledVideo:
 
 
 def sample_frames(source: VideoSource, config: VideoSamplingConfig = VideoSamplingConfig()) -> SampledVideo:
-    """Decode ``source`` (path or bytes) and keep ``config.fps`` frames per second, borders cut.
+    """Decode ``source`` (path, bytes or MediaSource) and keep ``config.fps`` frames per second, borders cut.
 
     Raises BadInputError for empty, corrupt or frame-less input and
     LimitExceededError past the duration or pixel caps.
@@ -153,6 +154,8 @@ def sample_frames(source: VideoSource, config: VideoSamplingConfig = VideoSampli
 
 
 def _open(source: VideoSource) -> av.container.InputContainer:
+    if isinstance(source, MediaSource):
+        source = source.path if source.path is not None else (source.data or b"")
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise BadInputError("expected video bytes, got an empty buffer")

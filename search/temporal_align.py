@@ -129,6 +129,27 @@ def _step(times: np.ndarray) -> float:
     return float(np.median(np.diff(times))) if len(times) > 1 else 1.0
 
 
+def _refined_columns(path: list[tuple[int, int]], norm: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Sub-frame reference position per path row: the best column near the path, parabola-interpolated.
+
+    The path itself prefers diagonal steps (skips cost a penalty), so on slow
+    pans it drifts from the true slope; the local maxima do not.
+    """
+    nr = norm.shape[1]
+    out = np.empty(len(path), np.float64)
+    for k, (i, j) in enumerate(path):
+        lo, hi = max(0, j - radius), min(nr, j + radius + 1)
+        best = lo + int(np.argmax(norm[i, lo:hi]))
+        position = float(best)
+        if 0 < best < nr - 1:
+            left, mid, right = norm[i, best - 1], norm[i, best], norm[i, best + 1]
+            curvature = left - 2 * mid + right
+            if curvature < 0:
+                position += float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
+        out[k] = position
+    return out
+
+
 def _segment_from_path(
     path: list[tuple[int, int]],
     norm: np.ndarray,
@@ -140,15 +161,18 @@ def _segment_from_path(
 ) -> Segment:
     rows = np.array([p[0] for p in path])
     cols = np.array([p[1] for p in path])
-    tq, tr = query_times_s[rows], reference_times_s[cols]
+    tq = query_times_s[rows]
+    tr = np.interp(_refined_columns(path, norm), np.arange(len(reference_times_s)), reference_times_s)
     slope = 1.0
     if len(path) >= 3 and np.ptp(tq) > 0:
         slope = float(np.polyfit(tq, tr, 1)[0])
         slope = float(np.clip(slope, config.min_speed, config.max_speed))
     offset = float(np.mean(tr - slope * tq))
     half_q = _step(query_times_s) / 2
-    source_start = max(0.0, float(tq[0]) - half_q)
-    source_end = min(query_duration_s, float(tq[-1]) + half_q)
+    # A path reaching the first or last sampled frame runs to that end of the video.
+    source_start = 0.0 if rows[0] == 0 else max(0.0, float(tq[0]) - half_q)
+    source_end = query_duration_s if rows[-1] == len(query_times_s) - 1 else float(tq[-1]) + half_q
+    source_end = min(query_duration_s, source_end)
     target_start = float(np.clip(slope * source_start + offset, 0.0, reference_duration_s))
     target_end = float(np.clip(slope * source_end + offset, target_start, reference_duration_s))
     similarity = float(np.clip(norm[rows, cols], 0.0, 1.0).mean())
