@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnearmatch/v1/nearmatch.proto\x12\x0cnearmatch.v1\"m\n\x05Media\x12\x0e\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00\x12\r\n\x03url\x18\x02 \x01(\tH\x00\x12\x15\n\x0bserver_path\x18\x03 \x01(\tH\x00\x12\x12\n\x08\x61sset_id\x18\x04 \x01(\tH\x00\x12\x10\n\x08\x66ilename\x18\x05 \x01(\tB\x08\n\x06source\"l\n\x07Segment\x12\x14\n\x0csource_start\x18\x01 \x01(\x01\x12\x12\n\nsource_end\x18\x02 \x01(\x01\x12\x14\n\x0ctarget_start\x18\x03 \x01(\x01\x12\x12\n\ntarget_end\x18\x04 \x01(\x01\x12\r\n\x05score\x18\x05 \x01(\x01\"\xea\x01\n\rMatchEnvelope\x12\r\n\x05match\x18\x01 \x01(\x08\x12\x12\n\nconfidence\x18\x02 \x01(\t\x12\x18\n\x10similarity_score\x18\x03 \x01(\x01\x12\x12\n\nmatch_type\x18\x04 \x01(\t\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x1a\n\x12processing_time_ms\x18\x06 \x01(\x01\x12/\n\x10matched_segments\x18\x07 \x03(\x0b\x32\x15.nearmatch.v1.Segment\x12\x17\n\x0foverlap_seconds\x18\x08 \x01(\x01\x12\x0e\n\x06reason\x18\t \x01(\t\"q\n\tSearchHit\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0c\n\x04rank\x18\x02 \x01(\x05\x12\x15\n\rmetadata_json\x18\x03 \x01(\t\x12-\n\x08\x65nvelope\x18\x04 \x01(\x0b\x32\x1b.nearmatch.v1.MatchEnvelope\"B\n\rSearchRequest\x12\"\n\x05media\x18\x01 \x01(\x0b\x32\x13.nearmatch.v1.Media\x12\r\n\x05top_k\x18\x02 \x01(\x05\"g\n\x0eSearchResponse\x12%\n\x04hits\x18\x01 \x03(\x0b\x32\x17.nearmatch.v1.SearchHit\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\x1a\n\x12processing_time_ms\x18\x03 \x01(\x01\"]\n\x13SearchUploadRequest\x12-\n\x06header\x18\x01 \x01(\x0b\x32\x1b.nearmatch.v1.SearchRequestH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"X\n\x0cMatchRequest\x12#\n\x06source\x18\x01 \x01(\x0b\x32\x13.nearmatch.v1.Media\x12#\n\x06target\x18\x02 \x01(\x0b\x32\x13.nearmatch.v1.Media\"\\\n\rIngestRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\"\n\x05media\x18\x02 \x01(\x0b\x32\x13.nearmatch.v1.Media\x12\x15\n\rmetadata_json\x18\x03 \x01(\t\"`\n\x0eIngestResponse\x12\"\n\x05\x61sset\x18\x01 \x01(\x0b\x32\x13.nearmatch.v1.Asset\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x1a\n\x12processing_time_ms\x18\x03 \x01(\x01\"]\n\x13IngestUploadRequest\x12-\n\x06header\x18\x01 \x01(\x0b\x32\x1b.nearmatch.v1.IngestRequestH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"!\n\rDeleteRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"3\n\x0e\x44\x65leteResponse\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"#\n\x0fGetAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"\xe6\x01\n\x05\x41sset\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x15\n\rmetadata_json\x18\x05 \x01(\t\x12\x12\n\nduration_s\x18\x06 \x01(\x01\x12\r\n\x05width\x18\x07 \x01(\x05\x12\x0e\n\x06height\x18\x08 \x01(\x05\x12\x13\n\x0b\x66ps_sampled\x18\t \x01(\x01\x12\x10\n\x08n_frames\x18\n \x01(\x05\x12\x11\n\thas_audio\x18\x0b \x01(\x08\x12\x13\n\x0bingested_at\x18\x0c \x01(\x01\"\x0e\n\x0cStatsRequest\"\x84\x02\n\rStatsResponse\x12\x0e\n\x06\x61ssets\x18\x01 \x01(\x03\x12P\n\x14\x61ssets_by_media_type\x18\x02 \x03(\x0b\x32\x32.nearmatch.v1.StatsResponse.AssetsByMediaTypeEntry\x12\x16\n\x0eindexed_frames\x18\x03 \x01(\x03\x12\x17\n\x0findexed_windows\x18\x04 \x01(\x03\x12\x12\n\ndisk_bytes\x18\x05 \x01(\x03\x12\x12\n\nstats_json\x18\x06 \x01(\t\x1a\x38\n\x16\x41ssetsByMediaTypeEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\xc4\x04\n\tNearmatch\x12\x43\n\x06Search\x12\x1b.nearmatch.v1.SearchRequest\x1a\x1c.nearmatch.v1.SearchResponse\x12Q\n\x0cSearchUpload\x12!.nearmatch.v1.SearchUploadRequest\x1a\x1c.nearmatch.v1.SearchResponse(\x01\x12@\n\x05Match\x12\x1a.nearmatch.v1.MatchRequest\x1a\x1b.nearmatch.v1.MatchEnvelope\x12\x43\n\x06Ingest\x12\x1b.nearmatch.v1.IngestRequest\x1a\x1c.nearmatch.v1.IngestResponse\x12Q\n\x0cIngestUpload\x12!.nearmatch.v1.IngestUploadRequest\x1a\x1c.nearmatch.v1.IngestResponse(\x01\x12\x43\n\x06\x44\x65lete\x12\x1b.nearmatch.v1.DeleteRequest\x1a\x1c.nearmatch.v1.DeleteResponse\x12>\n\x08GetAsset\x12\x1d.nearmatch.v1.GetAssetRequest\x1a\x13.nearmatch.v1.Asset\x12@\n\x05Stats\x12\x1a.nearmatch.v1.StatsRequest\x1a\x1b.nearmatch.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnearmatch/v1/nearmatch.proto\x12\x0cnearmatch.v1\"m\n\x05Media\x12\x0e\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00\x12\r\n\x03url\x18\x02 \x01(\tH\x00\x12\x15\n\x0bserver_path\x18\x03 \x01(\tH\x00\x12\x12\n\x08\x61sset_id\x18\x04 \x01(\tH\x00\x12\x10\n\x08\x66ilename\x18\x05 \x01(\tB\x08\n\x06source\"l\n\x07Segment\x12\x14\n\x0csource_start\x18\x01 \x01(\x01\x12\x12\n\nsource_end\x18\x02 \x01(\x01\x12\x14\n\x0ctarget_start\x18\x03 \x01(\x01\x12\x12\n\ntarget_end\x18\x04 \x01(\x01\x12\r\n\x05score\x18\x05 \x01(\x01\"\xea\x01\n\rMatchEnvelope\x12\r\n\x05match\x18\x01 \x01(\x08\x12\x12\n\nconfidence\x18\x02 \x01(\t\x12\x18\n\x10similarity_score\x18\x03 \x01(\x01\x12\x12\n\nmatch_type\x18\x04 \x01(\t\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x1a\n\x12processing_time_ms\x18\x06 \x01(\x01\x12/\n\x10matched_segments\x18\x07 \x03(\x0b\x32\x15.nearmatch.v1.Segment\x12\x17\n\x0foverlap_seconds\x18\x08 \x01(\x01\x12\x0e\n\x06reason\x18\t \x01(\t\"q\n\tSearchHit\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0c\n\x04rank\x18\x02 \x01(\x05\x12\x15\n\rmetadata_json\x18\x03 \x01(\t\x12-\n\x08\x65nvelope\x18\x04 \x01(\x0b\x32\x1b.nearmatch.v1.MatchEnvelope\"X\n\rSearchRequest\x12\"\n\x05media\x18\x01 \x01(\x0b\x32\x13.nearmatch.v1.Media\x12\r\n\x05top_k\x18\x02 \x01(\x05\x12\x14\n\x0cmatches_only\x18\x03 \x01(\x08\"e\n\x0eSearchResponse\x12\r\n\x05query\x18\x01 \x01(\t\x12\x1a\n\x12processing_time_ms\x18\x02 \x01(\x01\x12(\n\x07results\x18\x03 \x03(\x0b\x32\x17.nearmatch.v1.SearchHit\"]\n\x13SearchUploadRequest\x12-\n\x06header\x18\x01 \x01(\x0b\x32\x1b.nearmatch.v1.SearchRequestH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"X\n\x0cMatchRequest\x12#\n\x06source\x18\x01 \x01(\x0b\x32\x13.nearmatch.v1.Media\x12#\n\x06target\x18\x02 \x01(\x0b\x32\x13.nearmatch.v1.Media\"\\\n\rIngestRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\"\n\x05media\x18\x02 \x01(\x0b\x32\x13.nearmatch.v1.Media\x12\x15\n\rmetadata_json\x18\x03 \x01(\t\"`\n\x0eIngestResponse\x12\"\n\x05\x61sset\x18\x01 \x01(\x0b\x32\x13.nearmatch.v1.Asset\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x1a\n\x12processing_time_ms\x18\x03 \x01(\x01\"]\n\x13IngestUploadRequest\x12-\n\x06header\x18\x01 \x01(\x0b\x32\x1b.nearmatch.v1.IngestRequestH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"!\n\rDeleteRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"3\n\x0e\x44\x65leteResponse\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"#\n\x0fGetAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"\xe6\x01\n\x05\x41sset\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x15\n\rmetadata_json\x18\x05 \x01(\t\x12\x12\n\nduration_s\x18\x06 \x01(\x01\x12\r\n\x05width\x18\x07 \x01(\x05\x12\x0e\n\x06height\x18\x08 \x01(\x05\x12\x13\n\x0b\x66ps_sampled\x18\t \x01(\x01\x12\x10\n\x08n_frames\x18\n \x01(\x05\x12\x11\n\thas_audio\x18\x0b \x01(\x08\x12\x13\n\x0bingested_at\x18\x0c \x01(\x01\"\x0e\n\x0cStatsRequest\"\x84\x02\n\rStatsResponse\x12\x0e\n\x06\x61ssets\x18\x01 \x01(\x03\x12P\n\x14\x61ssets_by_media_type\x18\x02 \x03(\x0b\x32\x32.nearmatch.v1.StatsResponse.AssetsByMediaTypeEntry\x12\x16\n\x0eindexed_frames\x18\x03 \x01(\x03\x12\x17\n\x0findexed_windows\x18\x04 \x01(\x03\x12\x12\n\ndisk_bytes\x18\x05 \x01(\x03\x12\x12\n\nstats_json\x18\x06 \x01(\t\x1a\x38\n\x16\x41ssetsByMediaTypeEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\xc4\x04\n\tNearmatch\x12\x43\n\x06Search\x12\x1b.nearmatch.v1.SearchRequest\x1a\x1c.nearmatch.v1.SearchResponse\x12Q\n\x0cSearchUpload\x12!.nearmatch.v1.SearchUploadRequest\x1a\x1c.nearmatch.v1.SearchResponse(\x01\x12@\n\x05Match\x12\x1a.nearmatch.v1.MatchRequest\x1a\x1b.nearmatch.v1.MatchEnvelope\x12\x43\n\x06Ingest\x12\x1b.nearmatch.v1.IngestRequest\x1a\x1c.nearmatch.v1.IngestResponse\x12Q\n\x0cIngestUpload\x12!.nearmatch.v1.IngestUploadRequest\x1a\x1c.nearmatch.v1.IngestResponse(\x01\x12\x43\n\x06\x44\x65lete\x12\x1b.nearmatch.v1.DeleteRequest\x1a\x1c.nearmatch.v1.DeleteResponse\x12>\n\x08GetAsset\x12\x1d.nearmatch.v1.GetAssetRequest\x1a\x13.nearmatch.v1.Asset\x12@\n\x05Stats\x12\x1a.nearmatch.v1.StatsRequest\x1a\x1b.nearmatch.v1.StatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,33 +42,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHHIT']._serialized_start=504
   _globals['_SEARCHHIT']._serialized_end=617
   _globals['_SEARCHREQUEST']._serialized_start=619
-  _globals['_SEARCHREQUEST']._serialized_end=685
-  _globals['_SEARCHRESPONSE']._serialized_start=687
-  _globals['_SEARCHRESPONSE']._serialized_end=790
-  _globals['_SEARCHUPLOADREQUEST']._serialized_start=792
-  _globals['_SEARCHUPLOADREQUEST']._serialized_end=885
-  _globals['_MATCHREQUEST']._serialized_start=887
-  _globals['_MATCHREQUEST']._serialized_end=975
-  _globals['_INGESTREQUEST']._serialized_start=977
-  _globals['_INGESTREQUEST']._serialized_end=1069
-  _globals['_INGESTRESPONSE']._serialized_start=1071
-  _globals['_INGESTRESPONSE']._serialized_end=1167
-  _globals['_INGESTUPLOADREQUEST']._serialized_start=1169
-  _globals['_INGESTUPLOADREQUEST']._serialized_end=1262
-  _globals['_DELETEREQUEST']._serialized_start=1264
-  _globals['_DELETEREQUEST']._serialized_end=1297
-  _globals['_DELETERESPONSE']._serialized_start=1299
-  _globals['_DELETERESPONSE']._serialized_end=1350
-  _globals['_GETASSETREQUEST']._serialized_start=1352
-  _globals['_GETASSETREQUEST']._serialized_end=1387
-  _globals['_ASSET']._serialized_start=1390
-  _globals['_ASSET']._serialized_end=1620
-  _globals['_STATSREQUEST']._serialized_start=1622
-  _globals['_STATSREQUEST']._serialized_end=1636
-  _globals['_STATSRESPONSE']._serialized_start=1639
-  _globals['_STATSRESPONSE']._serialized_end=1899
-  _globals['_STATSRESPONSE_ASSETSBYMEDIATYPEENTRY']._serialized_start=1843
-  _globals['_STATSRESPONSE_ASSETSBYMEDIATYPEENTRY']._serialized_end=1899
-  _globals['_NEARMATCH']._serialized_start=1902
-  _globals['_NEARMATCH']._serialized_end=2482
+  _globals['_SEARCHREQUEST']._serialized_end=707
+  _globals['_SEARCHRESPONSE']._serialized_start=709
+  _globals['_SEARCHRESPONSE']._serialized_end=810
+  _globals['_SEARCHUPLOADREQUEST']._serialized_start=812
+  _globals['_SEARCHUPLOADREQUEST']._serialized_end=905
+  _globals['_MATCHREQUEST']._serialized_start=907
+  _globals['_MATCHREQUEST']._serialized_end=995
+  _globals['_INGESTREQUEST']._serialized_start=997
+  _globals['_INGESTREQUEST']._serialized_end=1089
+  _globals['_INGESTRESPONSE']._serialized_start=1091
+  _globals['_INGESTRESPONSE']._serialized_end=1187
+  _globals['_INGESTUPLOADREQUEST']._serialized_start=1189
+  _globals['_INGESTUPLOADREQUEST']._serialized_end=1282
+  _globals['_DELETEREQUEST']._serialized_start=1284
+  _globals['_DELETEREQUEST']._serialized_end=1317
+  _globals['_DELETERESPONSE']._serialized_start=1319
+  _globals['_DELETERESPONSE']._serialized_end=1370
+  _globals['_GETASSETREQUEST']._serialized_start=1372
+  _globals['_GETASSETREQUEST']._serialized_end=1407
+  _globals['_ASSET']._serialized_start=1410
+  _globals['_ASSET']._serialized_end=1640
+  _globals['_STATSREQUEST']._serialized_start=1642
+  _globals['_STATSREQUEST']._serialized_end=1656
+  _globals['_STATSRESPONSE']._serialized_start=1659
+  _globals['_STATSRESPONSE']._serialized_end=1919
+  _globals['_STATSRESPONSE_ASSETSBYMEDIATYPEENTRY']._serialized_start=1863
+  _globals['_STATSRESPONSE_ASSETSBYMEDIATYPEENTRY']._serialized_end=1919
+  _globals['_NEARMATCH']._serialized_start=1922
+  _globals['_NEARMATCH']._serialized_end=2502
 # @@protoc_insertion_point(module_scope)

@@ -69,22 +69,24 @@ class SearchHit(_message.Message):
     def __init__(self, asset_id: _Optional[str] = ..., rank: _Optional[int] = ..., metadata_json: _Optional[str] = ..., envelope: _Optional[_Union[MatchEnvelope, _Mapping]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("media", "top_k")
+    __slots__ = ("media", "top_k", "matches_only")
     MEDIA_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_ONLY_FIELD_NUMBER: _ClassVar[int]
     media: Media
     top_k: int
-    def __init__(self, media: _Optional[_Union[Media, _Mapping]] = ..., top_k: _Optional[int] = ...) -> None: ...
+    matches_only: bool
+    def __init__(self, media: _Optional[_Union[Media, _Mapping]] = ..., top_k: _Optional[int] = ..., matches_only: _Optional[bool] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "media_type", "processing_time_ms")
-    HITS_FIELD_NUMBER: _ClassVar[int]
-    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("query", "processing_time_ms", "results")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
     PROCESSING_TIME_MS_FIELD_NUMBER: _ClassVar[int]
-    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
-    media_type: str
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    query: str
     processing_time_ms: float
-    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., media_type: _Optional[str] = ..., processing_time_ms: _Optional[float] = ...) -> None: ...
+    results: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    def __init__(self, query: _Optional[str] = ..., processing_time_ms: _Optional[float] = ..., results: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ...) -> None: ...
 
 class SearchUploadRequest(_message.Message):
     __slots__ = ("header", "chunk")

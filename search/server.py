@@ -1,0 +1,449 @@
+"""The nearmatch gRPC server: a thin layer over the functions the CLI calls.
+
+``create_server(config) -> (server, port)`` builds and starts a server (port 0
+picks a free one); ``stop_server(server)`` stops it gracefully (in-flight
+requests finish within the grace period, then the batcher stops and the
+catalog is flushed and closed); ``serve(config)`` runs one until SIGTERM/SIGINT.
+
+Concurrency: one catalog and one extractor are shared by all requests. Queries
+go through a micro-batching queue (``search.embed_batcher``) so concurrent
+requests share model calls. Writes (Ingest, Delete) are serialized by a lock
+that reads never take; the catalog's own lock is held only while FAISS is touched.
+
+Limits (all in ``ServerConfig``): messages up to ``max_message_bytes`` each way
+(default 64 MiB; a larger unary request fails with RESOURCE_EXHAUSTED before it
+reaches a handler), streamed uploads up to ``max_upload_bytes`` (512 MiB),
+URL fetches per ``FetchConfig``, image pixels and query bytes per the search
+config, and at most ``max_concurrent_rpcs`` requests in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from indexer.catalog import AssetRecord, Catalog
+from indexer.errors import (BadInputError, CatalogMismatchError, LimitExceededError, NearmatchError,
+                            NotFoundError, PermissionDeniedError)
+from indexer.extractor import FrameEmbedder
+from indexer.ingest import IngestItem, Ingestor
+from indexer.media_source import MediaSource
+from search.embed_batcher import BatchConfig, BatchingEmbedder
+from search.envelope import MatchEnvelope, SearchHit
+from search.proto_gen import nearmatch_pb2 as pb
+from search.proto_gen import nearmatch_pb2_grpc as pb_grpc
+from search.url_fetch import FetchConfig, fetch_url
+
+LOG = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Nearmatch"].full_name
+_HEALTH_PREFIX = "/grpc.health.v1.Health/"
+T = TypeVar("T")
+
+# The one place nearmatch errors become gRPC status codes.
+STATUS_OF_ERROR: dict[type[NearmatchError], grpc.StatusCode] = {
+    BadInputError: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFoundError: grpc.StatusCode.NOT_FOUND,
+    LimitExceededError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
+    CatalogMismatchError: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    catalog: Path
+    host: str = "127.0.0.1"
+    port: int = 50051  # 0 picks a free port
+    workers: int = 8  # request threads
+    max_concurrent_rpcs: int = 64  # beyond this, RESOURCE_EXHAUSTED at once
+    max_message_bytes: int = 64 * 1024 * 1024
+    max_upload_bytes: int = 512 * 1024 * 1024
+    auth_token: str | None = None  # bearer token required on every RPC but health checks
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    fetch: FetchConfig = FetchConfig()
+    allow_server_paths: bool = False
+    server_path_roots: tuple[Path, ...] = ()  # when set, server paths must lie under one of these
+    batch: BatchConfig | None = BatchConfig()  # None: every request calls the model itself
+    grace_s: float = 10.0
+    model: str | None = None  # visual model for a new catalog (default: sscd_distilled)
+    threads: int = 2  # ONNX intra-op threads
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "catalog", Path(self.catalog))
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise BadInputError("expected both --tls-cert and --tls-key, or neither")
+        if self.workers < 1 or self.max_concurrent_rpcs < 1:
+            raise BadInputError(f"expected workers and max_concurrent_rpcs >= 1, got {self.workers}, "
+                                f"{self.max_concurrent_rpcs}")
+        if self.auth_token is not None and not self.auth_token.strip():
+            raise BadInputError("expected a non-empty auth token, got an empty token file")
+
+
+class _AuthInterceptor(grpc.ServerInterceptor):
+    """Requires ``authorization: Bearer <token>`` on every call except health checks."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token.strip()}".encode()
+
+    def intercept_service(self, continuation: Callable, details: grpc.HandlerCallDetails) -> Any:
+        if details.method.startswith(_HEALTH_PREFIX):
+            return continuation(details)
+        given = dict(details.invocation_metadata or ()).get("authorization", "")
+        if hmac.compare_digest(str(given).encode(), self._expected):
+            return continuation(details)
+        handler = continuation(details)
+
+        def deny(request: Any, context: grpc.ServicerContext) -> None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                          "expected 'authorization: Bearer <token>' metadata with the server's token, "
+                          + ("got a wrong token" if given else "got none"))
+
+        if handler is None:
+            return None
+        if handler.request_streaming and handler.response_streaming:
+            return grpc.stream_stream_rpc_method_handler(deny)
+        if handler.request_streaming:
+            return grpc.stream_unary_rpc_method_handler(deny)
+        if handler.response_streaming:
+            return grpc.unary_stream_rpc_method_handler(deny)
+        return grpc.unary_unary_rpc_method_handler(deny)
+
+
+class NearmatchServicer(pb_grpc.NearmatchServicer):
+    """Converts messages and calls search.query / search.match / indexer.ingest / the catalog."""
+
+    def __init__(self, config: ServerConfig, catalog: Catalog, embedder: FrameEmbedder) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.embedder = embedder
+        self.query_embedder: Any = embedder if config.batch is None else BatchingEmbedder(embedder, config.batch)
+        self._write_lock = threading.Lock()
+
+    def close(self) -> None:
+        if isinstance(self.query_embedder, BatchingEmbedder):
+            self.query_embedder.close()
+
+    # ----------------------------------------------------------------- RPCs
+    def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
+        return self._guard(context, lambda: self._search(request, self._source(request.media, context), context))
+
+    def SearchUpload(self, request_iterator: Iterator[pb.SearchUploadRequest],
+                     context: grpc.ServicerContext) -> pb.SearchResponse:
+        def run() -> pb.SearchResponse:
+            header, data = self._receive_upload(request_iterator, context)
+            return self._search(header, MediaSource.from_bytes(data, header.media.filename or "<upload>"), context)
+        return self._guard(context, run)
+
+    def Match(self, request: pb.MatchRequest, context: grpc.ServicerContext) -> pb.MatchEnvelope:
+        from search.match import match_media
+
+        def run() -> pb.MatchEnvelope:
+            source = self._source(request.source, context)
+            target = self._source(request.target, context)
+            self._set_model_timeout(context)
+            return envelope_to_proto(match_media(source, target, self.query_embedder))
+        return self._guard(context, run)
+
+    def Ingest(self, request: pb.IngestRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
+        return self._guard(context, lambda: self._ingest(request, self._ingest_item(request, context)))
+
+    def IngestUpload(self, request_iterator: Iterator[pb.IngestUploadRequest],
+                     context: grpc.ServicerContext) -> pb.IngestResponse:
+        def run() -> pb.IngestResponse:
+            header, data = self._receive_upload(request_iterator, context)
+            item, payload = _bytes_item(header, data, header.media.filename or "<upload>")
+            return self._ingest(header, (item, payload))
+        return self._guard(context, run)
+
+    def Delete(self, request: pb.DeleteRequest, context: grpc.ServicerContext) -> pb.DeleteResponse:
+        def run() -> pb.DeleteResponse:
+            with self._write_lock:
+                self.catalog.delete(request.asset_id)
+            return pb.DeleteResponse(asset_id=request.asset_id, deleted=True)
+        return self._guard(context, run)
+
+    def GetAsset(self, request: pb.GetAssetRequest, context: grpc.ServicerContext) -> pb.Asset:
+        return self._guard(context, lambda: asset_to_proto(self.catalog.require(request.asset_id)))
+
+    def Stats(self, request: pb.StatsRequest, context: grpc.ServicerContext) -> pb.StatsResponse:
+        def run() -> pb.StatsResponse:
+            stats = self.catalog.stats()
+            return pb.StatsResponse(
+                assets=int(stats.get("assets", 0)),
+                assets_by_media_type={k: int(v) for k, v in stats.get("assets_by_media_type", {}).items()},
+                indexed_frames=int(stats.get("indexed_frames", 0)),
+                indexed_windows=int(stats.get("indexed_windows", 0)),
+                disk_bytes=int(stats.get("disk_bytes", 0)),
+                stats_json=json.dumps(stats, sort_keys=True),
+            )
+        return self._guard(context, run)
+
+    # ----------------------------------------------------------------- helpers
+    def _guard(self, context: grpc.ServicerContext, fn: Callable[[], T]) -> T:
+        """Run ``fn``; turn every failure into a status code with a one-line message."""
+        try:
+            _check_deadline(context)
+            return fn()
+        except NearmatchError as exc:
+            code = next((c for cls, c in STATUS_OF_ERROR.items() if isinstance(exc, cls)),
+                        grpc.StatusCode.INVALID_ARGUMENT)
+            context.abort(code, str(exc))
+        except TimeoutError:
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "expected to finish before the deadline, got past it")
+        except Exception as exc:  # noqa: BLE001 - the server keeps serving; the caller hears INTERNAL
+            LOG.exception("internal error")
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+        raise AssertionError("context.abort returned")  # pragma: no cover
+
+    def _search(self, request: pb.SearchRequest, source: MediaSource,
+                context: grpc.ServicerContext) -> pb.SearchResponse:
+        from search.query import SearchConfig, search_media
+
+        config = SearchConfig(top_k=request.top_k or 10, matches_only=request.matches_only)
+        self._set_model_timeout(context)
+        result = search_media(self.catalog, self.query_embedder, source, config)
+        return pb.SearchResponse(query=result.query, processing_time_ms=result.processing_time_ms,
+                                 results=[hit_to_proto(hit) for hit in result.hits])
+
+    def _ingest(self, request: pb.IngestRequest, prepared: tuple[IngestItem, bytes | None]) -> pb.IngestResponse:
+        started = time.perf_counter()
+        item, payload = prepared
+        with self._write_lock:
+            existed = self.catalog.get(item.asset_id) is not None
+            ingestor = Ingestor(self.catalog, self.embedder, fetch_url=lambda _: payload or b"")
+            report = ingestor.run([item])
+        if report.failed:
+            failure = report.failed[0]
+            raise _error_class(failure.get("kind"))(failure["error"])
+        status = "unchanged" if report.skipped else ("replaced" if existed else "added")
+        return pb.IngestResponse(asset=asset_to_proto(self.catalog.require(item.asset_id)), status=status,
+                                 processing_time_ms=(time.perf_counter() - started) * 1000.0)
+
+    def _ingest_item(self, request: pb.IngestRequest,
+                     context: grpc.ServicerContext) -> tuple[IngestItem, bytes | None]:
+        """The IngestItem for a request; URL media is fetched here, before the write lock."""
+        metadata = parse_metadata(request.metadata_json)
+        kind = request.media.WhichOneof("source")
+        if kind == "server_path":
+            path = self._server_path(request.media.server_path)
+            return IngestItem(asset_id=request.asset_id, path=path, metadata=metadata), None
+        if kind == "asset_id":
+            raise BadInputError("expected media data, a URL or a server path to ingest, got an asset_id")
+        source = self._source(request.media, context)
+        return _bytes_item(request, source.read_bytes(), source.name)
+
+    def _source(self, media: pb.Media, context: grpc.ServicerContext) -> MediaSource:
+        kind = media.WhichOneof("source")
+        if kind == "data":
+            return MediaSource.from_bytes(media.data, media.filename or "<bytes>")
+        if kind == "url":
+            remaining = context.time_remaining()
+            fetch = self.config.fetch
+            if remaining is not None and remaining < fetch.timeout_s:
+                fetch = dataclasses.replace(fetch, timeout_s=max(remaining, 0.001))
+            return MediaSource.from_bytes(fetch_url(media.url, fetch), name=media.url)
+        if kind == "server_path":
+            return MediaSource.from_path(self._server_path(media.server_path))
+        if kind == "asset_id":
+            record = self.catalog.require(media.asset_id)
+            if record.source.startswith(("http://", "https://")):
+                return MediaSource.from_bytes(fetch_url(record.source, self.config.fetch), name=record.source)
+            path = Path(record.source)
+            if not path.is_file():
+                raise NotFoundError(f"expected the source file of asset {media.asset_id!r}, got none at {path}")
+            return MediaSource.from_path(path)
+        raise BadInputError("expected media as data, url, server_path or asset_id, got none")
+
+    def _server_path(self, raw: str) -> Path:
+        if not self.config.allow_server_paths:
+            raise PermissionDeniedError("expected media as data or URL, got a server path; "
+                                        "server paths are disabled (start the server with --allow-server-paths)")
+        path = Path(raw).resolve()
+        roots = [root.resolve() for root in self.config.server_path_roots]
+        if roots and not any(path == root or root in path.parents for root in roots):
+            raise PermissionDeniedError(f"expected a path under {', '.join(map(str, roots))}, got {raw}")
+        if not path.is_file():
+            raise NotFoundError(f"expected a file on the server, got nothing at {raw}")
+        return path
+
+    def _receive_upload(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> tuple[Any, bytes]:
+        """First message the header, then chunks; returns (header, all bytes) within the upload cap."""
+        header = None
+        chunks: list[bytes] = []
+        total = 0
+        for message in request_iterator:
+            part = message.WhichOneof("part")
+            if header is None:
+                if part != "header":
+                    raise BadInputError(f"expected the first upload message to be a header, got {part}")
+                header = message.header
+                if header.media.WhichOneof("source") is not None:
+                    raise BadInputError("expected an upload header without media, got media in it")
+                continue
+            if part != "chunk":
+                raise BadInputError(f"expected data chunks after the header, got {part}")
+            total += len(message.chunk)
+            if total > self.config.max_upload_bytes:
+                raise LimitExceededError(f"expected an upload of at most {self.config.max_upload_bytes} bytes, "
+                                         f"got more")
+            chunks.append(message.chunk)
+            _check_deadline(context)
+        if header is None:
+            raise BadInputError("expected an upload header and data chunks, got an empty stream")
+        return header, b"".join(chunks)
+
+    def _set_model_timeout(self, context: grpc.ServicerContext) -> None:
+        if isinstance(self.query_embedder, BatchingEmbedder):
+            self.query_embedder.set_thread_timeout(context.time_remaining())
+
+
+def _bytes_item(request: pb.IngestRequest, data: bytes, name: str) -> tuple[IngestItem, bytes]:
+    # IngestItem takes a path or a URL; bytes go through the Ingestor's fetcher hook,
+    # with the media's name as the recorded source.
+    item = IngestItem(asset_id=request.asset_id, url=name, metadata=parse_metadata(request.metadata_json))
+    return item, data
+
+
+def _error_class(kind: str | None) -> type[NearmatchError]:
+    by_name = {cls.__name__: cls for cls in STATUS_OF_ERROR}
+    return by_name.get(kind or "", BadInputError)
+
+
+def _check_deadline(context: grpc.ServicerContext) -> None:
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        raise TimeoutError("deadline passed")
+
+
+def parse_metadata(raw: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"expected metadata_json to be a JSON object, got invalid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise BadInputError(f"expected metadata_json to be a JSON object, got {type(value).__name__}")
+    return value
+
+
+# --------------------------------------------------------------------- conversions
+def envelope_to_proto(envelope: MatchEnvelope) -> pb.MatchEnvelope:
+    d = envelope.to_dict()
+    return pb.MatchEnvelope(
+        match=d["match"], confidence=d["confidence"], similarity_score=d["similarity_score"],
+        match_type=d["match_type"], media_type=d["media_type"], processing_time_ms=d["processing_time_ms"],
+        matched_segments=[pb.Segment(**segment) for segment in d["matched_segments"]],
+        overlap_seconds=d["overlap_seconds"], reason=d["reason"],
+    )
+
+
+def hit_to_proto(hit: SearchHit) -> pb.SearchHit:
+    return pb.SearchHit(asset_id=hit.asset_id, rank=hit.rank, metadata_json=json.dumps(hit.metadata),
+                        envelope=envelope_to_proto(hit.envelope))
+
+
+def asset_to_proto(record: AssetRecord) -> pb.Asset:
+    return pb.Asset(
+        asset_id=record.asset_id, media_type=record.media_type.value, source=record.source, sha256=record.sha256,
+        metadata_json=json.dumps(record.metadata), duration_s=record.duration_s, width=record.width,
+        height=record.height, fps_sampled=record.fps_sampled, n_frames=record.n_frames,
+        has_audio=record.has_audio, ingested_at=record.ingested_at,
+    )
+
+
+# --------------------------------------------------------------------- lifecycle
+_SERVICES: dict[int, tuple[NearmatchServicer, health.HealthServicer]] = {}
+
+
+def create_server(config: ServerConfig) -> tuple[grpc.Server, int]:
+    """Open the catalog, load the extractor, bind and start; returns (server, bound port)."""
+    from concurrent import futures
+
+    from search.cli import open_catalog_features
+
+    catalog, features = open_catalog_features(config.catalog, config.model)
+    try:
+        embedder = FrameEmbedder(dataclasses.replace(features.visual, threads=config.threads))
+        servicer = NearmatchServicer(config, catalog, embedder)
+    except BaseException:
+        catalog.close()
+        raise
+    interceptors = [] if config.auth_token is None else [_AuthInterceptor(config.auth_token)]
+    options = [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.so_reuseport", 0),  # a port already in use is an error, not a silent second listener
+    ]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc"),
+                         interceptors=interceptors, options=options,
+                         maximum_concurrent_rpcs=config.max_concurrent_rpcs)
+    pb_grpc.add_NearmatchServicer_to_server(servicer, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server)
+    address = f"{config.host}:{config.port}"
+    try:
+        if config.tls_cert is not None and config.tls_key is not None:
+            credentials = grpc.ssl_server_credentials([(config.tls_key.read_bytes(), config.tls_cert.read_bytes())])
+            port = server.add_secure_port(address, credentials)
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        servicer.close()
+        catalog.close()
+        raise BadInputError(f"expected to listen on {address}, got {exc}") from exc
+    server.start()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    _SERVICES[id(server)] = (servicer, health_servicer)
+    LOG.info("serving %s on %s:%d (%s)", config.catalog, config.host, port,
+             "TLS" if config.tls_cert else "plaintext")
+    return server, port
+
+
+def stop_server(server: grpc.Server, grace_s: float | None = None) -> None:
+    """Refuse new calls, let in-flight ones finish within ``grace_s``, then flush and close the catalog."""
+    servicer, health_servicer = _SERVICES.pop(id(server), (None, None))
+    if health_servicer is not None:
+        health_servicer.enter_graceful_shutdown()
+    grace = grace_s if grace_s is not None else (servicer.config.grace_s if servicer else 0.0)
+    server.stop(grace).wait()
+    if servicer is not None:
+        servicer.close()
+        with servicer._write_lock:
+            servicer.catalog.close()
+
+
+def serve(config: ServerConfig) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    server, port = create_server(config)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        LOG.info("signal %d: shutting down (grace %.0f s)", signum, config.grace_s)
+        done.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        LOG.warning("nearmatch serving on %s:%d", config.host, port)
+        done.wait()
+    finally:
+        stop_server(server, config.grace_s)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
