@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from indexer.errors import CatalogMismatchError
 from indexer.extractor import ExtractorConfig
+from indexer.video_decode import VideoSamplingConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -13,10 +15,16 @@ class FeatureConfig:
     """Everything that changes stored features; a catalog refuses to mix two of these."""
 
     visual: ExtractorConfig = ExtractorConfig()
+    video: VideoSamplingConfig = VideoSamplingConfig()
 
     def record(self) -> dict[str, Any]:
-        return {"visual": self.visual.record()}
+        return {"visual": self.visual.record(), "video": self.video.record()}
 
     @classmethod
     def from_record(cls, record: dict[str, Any], threads: int = 2) -> "FeatureConfig":
-        return cls(visual=ExtractorConfig.from_record(record.get("visual", {}), threads=threads))
+        """The settings a catalog recorded; ``threads`` is a run-time choice, not a feature."""
+        try:
+            video = VideoSamplingConfig(**record["video"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CatalogMismatchError(f"catalog video sampling record is unreadable: {record.get('video')!r}") from exc
+        return cls(visual=ExtractorConfig.from_record(record.get("visual", {}), threads=threads), video=video)

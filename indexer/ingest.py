@@ -22,10 +22,12 @@ import numpy as np
 from indexer.catalog import AssetRecord, Catalog
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from indexer.extractor import FrameEmbedder
+from indexer.features import FeatureConfig
 from indexer.image_decode import ImageDecodeConfig, decode_image
 from indexer.media_source import MediaSource
 from indexer.media_types import MediaType
 from indexer.probe import detect_media_type
+from indexer.video_decode import sample_frames
 
 LOG = logging.getLogger(__name__)
 
@@ -128,10 +130,11 @@ def items_from_manifest(manifest: str | Path) -> Iterator[IngestItem]:
 class Ingestor:
     """Ingests items into one catalog with one embedder."""
 
-    def __init__(self, catalog: Catalog, embedder: FrameEmbedder, config: IngestConfig = IngestConfig(),
-                 fetch_url: UrlFetcher | None = None) -> None:
+    def __init__(self, catalog: Catalog, embedder: FrameEmbedder, features: FeatureConfig = FeatureConfig(),
+                 config: IngestConfig = IngestConfig(), fetch_url: UrlFetcher | None = None) -> None:
         self.catalog = catalog
         self.embedder = embedder
+        self.features = features
         self.config = config
         self.fetch_url = fetch_url
 
@@ -203,6 +206,11 @@ class Ingestor:
             height, width = image.shape[:2]
             record = dataclasses.replace(base, width=width, height=height)
             return _Prepared(item, record, model_input=self.embedder.preprocess(image))
+        if media_type is MediaType.VIDEO:
+            video = sample_frames(source, self.features.video)
+            record = dataclasses.replace(base, duration_s=video.duration_s, width=video.width, height=video.height,
+                                         fps_sampled=self.features.video.fps, has_audio=video.has_audio)
+            return _Prepared(item, record, frames=list(video.frames), frame_times_s=video.times_s)
         raise BadInputError(f"{source.name}: {media_type.value} ingestion is not available in this build")
 
     def _store_media(self, prepared: _Prepared) -> None:

@@ -107,7 +107,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         items += list(items_from_manifest(args.manifest))
     catalog, features = open_catalog_features(args.catalog, args.model, args.index_factory)
     with catalog:
-        ingestor = Ingestor(catalog, FrameEmbedder(features.visual), fetch_url=_url_fetcher())
+        ingestor = Ingestor(catalog, FrameEmbedder(features.visual), features, fetch_url=_url_fetcher())
         with _progress(len(items), "ingest") as bar:
             report = ingestor.run(items, on_done=lambda asset_id, outcome: bar.update(1))
     human = (f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged, "
@@ -126,7 +126,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     with catalog:
         embedder = FrameEmbedder(features.visual)
         for query in args.queries:
-            result = search_media(catalog, embedder, _media_source(query), config)
+            result = search_media(catalog, embedder, _media_source(query), config, features)
             lines = [f"{result.query}: {len(result.hits)} hits in {result.processing_time_ms:.0f} ms"]
             for hit in result.hits:
                 env = hit.envelope
@@ -142,8 +142,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_match(args: argparse.Namespace) -> int:
     from search.match import match_media
 
-    embedder = FrameEmbedder(ExtractorConfig(model=ModelName(args.model)))
-    envelope = match_media(_media_source(args.source), _media_source(args.target), embedder)
+    features = FeatureConfig(visual=ExtractorConfig(model=ModelName(args.model)))
+    envelope = match_media(_media_source(args.source), _media_source(args.target), FrameEmbedder(features.visual),
+                           features=features)
     _emit(args, envelope.to_dict(), json.dumps(envelope.to_dict(), indent=2))
     return EXIT_OK
 

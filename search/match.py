@@ -7,6 +7,7 @@ import time
 
 from indexer.errors import BadInputError
 from indexer.extractor import FrameEmbedder
+from indexer.features import FeatureConfig
 from indexer.image_decode import decode_image
 from indexer.media_source import MediaSource
 from indexer.media_types import MediaType
@@ -16,7 +17,7 @@ from search.query import SearchConfig, image_envelope
 
 
 def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedder,
-                config: SearchConfig = SearchConfig()) -> MatchEnvelope:
+                config: SearchConfig = SearchConfig(), features: FeatureConfig = FeatureConfig()) -> MatchEnvelope:
     """The envelope for ``source`` (the query side) against ``target``."""
     started = time.perf_counter()
     for medium in (source, target):
@@ -31,6 +32,10 @@ def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedde
         embeddings = embedder.embed(images)
         envelope = image_envelope(1.0 if exact else float(embeddings[0] @ embeddings[1]), MediaType.IMAGE,
                                   config.thresholds, exact)
+    elif source_type is MediaType.VIDEO:
+        from search.video_search import match_videos
+
+        envelope = match_videos(source, target, embedder, sampling=features.video, exact=exact)
     else:
         raise BadInputError(f"{source.name}: {source_type.value} match is not available in this build")
     return dataclasses.replace(envelope, processing_time_ms=(time.perf_counter() - started) * 1000.0)

@@ -11,10 +11,12 @@ import numpy as np
 from indexer.catalog import Catalog, FrameHit
 from indexer.errors import BadInputError
 from indexer.extractor import FrameEmbedder
+from indexer.features import FeatureConfig
 from indexer.image_decode import ImageDecodeConfig, decode_image
 from indexer.media_source import MediaSource
 from indexer.media_types import MediaType
 from indexer.probe import detect_media_type
+from indexer.video_decode import sample_frames
 from search.envelope import MatchEnvelope, MatchType, SearchHit, Segment
 from search.thresholds import DEFAULTS, Thresholds
 
@@ -47,8 +49,8 @@ class QueryResult:
 
 
 def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
-                 config: SearchConfig = SearchConfig()) -> QueryResult:
-    """Search ``source`` (an image, video or audio file) against ``catalog``."""
+                 config: SearchConfig = SearchConfig(), features: FeatureConfig = FeatureConfig()) -> QueryResult:
+    """Search ``source`` (an image, video or audio file) against ``catalog`` built with ``features``."""
     started = time.perf_counter()
     source.check(config.max_query_bytes)
     media_type = detect_media_type(source)
@@ -57,6 +59,11 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
         image = decode_image(source.read_bytes(), source.name, config.image,
                              draft_size=2 * embedder.config.input_size)
         hits = search_image(catalog, embedder.embed([image])[0], sha256, config)
+    elif media_type is MediaType.VIDEO:
+        from search.video_search import search_video
+
+        hits = search_video(catalog, embedder, sample_frames(source, features.video), config.top_k,
+                            query_sha256=sha256)
     else:
         raise BadInputError(f"{source.name}: {media_type.value} search is not available in this build")
     elapsed_ms = (time.perf_counter() - started) * 1000.0
