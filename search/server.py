@@ -38,6 +38,7 @@ from indexer.catalog import AssetRecord, Catalog
 from indexer.errors import (BadInputError, CatalogMismatchError, LimitExceededError, NearmatchError,
                             NotFoundError, PermissionDeniedError)
 from indexer.extractor import FrameEmbedder
+from indexer.features import FeatureConfig
 from indexer.ingest import IngestItem, Ingestor
 from indexer.media_source import MediaSource
 from search.embed_batcher import BatchConfig, BatchingEmbedder
@@ -126,9 +127,11 @@ class _AuthInterceptor(grpc.ServerInterceptor):
 class NearmatchServicer(pb_grpc.NearmatchServicer):
     """Converts messages and calls search.query / search.match / indexer.ingest / the catalog."""
 
-    def __init__(self, config: ServerConfig, catalog: Catalog, embedder: FrameEmbedder) -> None:
+    def __init__(self, config: ServerConfig, catalog: Catalog, features: FeatureConfig,
+                 embedder: FrameEmbedder) -> None:
         self.config = config
         self.catalog = catalog
+        self.features = features
         self.embedder = embedder
         self.query_embedder: Any = embedder if config.batch is None else BatchingEmbedder(embedder, config.batch)
         self._write_lock = threading.Lock()
@@ -155,7 +158,7 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
             source = self._source(request.source, context)
             target = self._source(request.target, context)
             self._set_model_timeout(context)
-            return envelope_to_proto(match_media(source, target, self.query_embedder))
+            return envelope_to_proto(match_media(source, target, self.query_embedder, features=self.features))
         return self._guard(context, run)
 
     def Ingest(self, request: pb.IngestRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
@@ -215,7 +218,7 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
 
         config = SearchConfig(top_k=request.top_k or 10, matches_only=request.matches_only)
         self._set_model_timeout(context)
-        result = search_media(self.catalog, self.query_embedder, source, config)
+        result = search_media(self.catalog, self.query_embedder, source, config, features=self.features)
         return pb.SearchResponse(query=result.query, processing_time_ms=result.processing_time_ms,
                                  results=[hit_to_proto(hit) for hit in result.hits])
 
@@ -224,7 +227,8 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
         item, payload = prepared
         with self._write_lock:
             existed = self.catalog.get(item.asset_id) is not None
-            ingestor = Ingestor(self.catalog, self.embedder, fetch_url=lambda _: payload or b"")
+            ingestor = Ingestor(self.catalog, self.embedder, features=self.features,
+                                fetch_url=lambda _: payload or b"")
             report = ingestor.run([item])
         if report.failed:
             failure = report.failed[0]
@@ -379,7 +383,7 @@ def create_server(config: ServerConfig) -> tuple[grpc.Server, int]:
     catalog, features = open_catalog_features(config.catalog, config.model)
     try:
         embedder = FrameEmbedder(dataclasses.replace(features.visual, threads=config.threads))
-        servicer = NearmatchServicer(config, catalog, embedder)
+        servicer = NearmatchServicer(config, catalog, features, embedder)
     except BaseException:
         catalog.close()
         raise
