@@ -9,7 +9,7 @@ Layout of a catalog directory::
 
 LMDB databases: ``meta`` (schema version, feature record, counters,
 generation), ``assets`` (asset_id -> JSON record), ``nums`` (asset_num ->
-asset_id), ``frames`` (asset_id -> frame times and embeddings),
+asset_id), ``frames`` (asset_id -> frame embeddings), ``times`` (asset_id -> frame times),
 ``frame_ranges`` / ``window_ranges`` (last vector id of an asset -> first id +
 asset_id, so any id resolves to its asset with one cursor seek).
 
@@ -138,7 +138,7 @@ class Catalog:
         self.env = env
         self.config = config
         self._dbs = {name: env.open_db(name.encode()) for name in
-                     ("meta", "assets", "nums", "frames", "frame_ranges", "window_ranges")}
+                     ("meta", "assets", "nums", "frames", "times", "frame_ranges", "window_ranges")}
         self._lock = threading.RLock()  # guards the in-memory FAISS indexes and writes
         self._frame_index = self._load_or_rebuild("frames")
         self._window_index = self._load_or_rebuild("windows")
@@ -242,7 +242,8 @@ class Catalog:
                 key = record.asset_id.encode()
                 txn.put(key, record.to_json(), db=self._dbs["assets"])
                 txn.put(_U32.pack(record.asset_num), key, db=self._dbs["nums"])
-                txn.put(key, times.tobytes() + embeddings.tobytes(), db=self._dbs["frames"])
+                txn.put(key, embeddings.tobytes(), db=self._dbs["frames"])
+                txn.put(key, times.tobytes(), db=self._dbs["times"])
                 _put_range(txn, self._dbs["frame_ranges"], record.first_frame_id, len(embeddings), key)
                 _put_range(txn, self._dbs["window_ranges"], record.first_window_id, len(windows), key)
                 self._bump_generation(txn)
@@ -272,6 +273,7 @@ class Catalog:
         txn.delete(key, db=self._dbs["assets"])
         txn.delete(_U32.pack(old.asset_num), db=self._dbs["nums"])
         txn.delete(key, db=self._dbs["frames"])
+        txn.delete(key, db=self._dbs["times"])
         if old.n_frames:
             txn.delete(_U64.pack(old.first_frame_id + old.n_frames - 1), db=self._dbs["frame_ranges"])
         if old.n_windows:
@@ -329,10 +331,15 @@ class Catalog:
             raw = txn.get(asset_id.encode())
         if raw is None:
             raise NotFoundError(f"expected an asset id in the catalog, got unknown id {asset_id!r}")
-        n = len(raw) // (8 + 4 * EMBEDDING_DIM)
-        times = np.frombuffer(raw, dtype=np.float64, count=n)
-        embeddings = np.frombuffer(raw, dtype=np.float32, offset=8 * n).reshape(n, EMBEDDING_DIM)
-        return embeddings, times
+        return np.frombuffer(raw, dtype=np.float32).reshape(-1, EMBEDDING_DIM), self.frame_times(asset_id)
+
+    def frame_times(self, asset_id: str) -> np.ndarray:
+        """(n,) float64 times in seconds of the stored frames of ``asset_id`` (cheap: no embeddings)."""
+        with self.env.begin(db=self._dbs["times"]) as txn:
+            raw = txn.get(asset_id.encode())
+        if raw is None:
+            raise NotFoundError(f"expected an asset id in the catalog, got unknown id {asset_id!r}")
+        return np.frombuffer(raw, dtype=np.float64)
 
     def search_frames(self, queries: np.ndarray, k: int) -> list[list[FrameHit]]:
         """Top-``k`` frames per query row of (q, 512) float32; deleted ids are dropped."""
@@ -350,7 +357,7 @@ class Catalog:
                         continue
                     asset_id, frame_index = resolved
                     if asset_id not in times_cache:
-                        times_cache[asset_id] = self.frames(asset_id)[1]
+                        times_cache[asset_id] = self.frame_times(asset_id)
                     hits.append(FrameHit(asset_id, frame_index, float(times_cache[asset_id][frame_index]),
                                          float(score)))
                     if len(hits) == k:
@@ -373,7 +380,7 @@ class Catalog:
                     if resolved is None:
                         continue
                     asset_id, window_index = resolved
-                    times = self.frames(asset_id)[1]
+                    times = self.frame_times(asset_id)
                     _, starts = pool_windows(np.zeros((len(times), 1), np.float32), size)
                     first = int(starts[window_index])
                     last = min(first + size, len(times)) - 1

@@ -78,8 +78,8 @@ class _Prepared:
 
     item: IngestItem
     record: AssetRecord | None  # None: unchanged, skip
-    model_input: np.ndarray | None = None  # preprocessed image (h, w, 3) uint8
-    frames: list[np.ndarray] | None = None  # raw video frames, preprocessed with the batch
+    model_input: np.ndarray | None = None  # preprocessed image (h, w, 3) uint8, embedded in a batch
+    frame_embeddings: np.ndarray | None = None  # (n, 512) float32 of a video, embedded by the worker
     frame_times_s: np.ndarray | None = None
 
 
@@ -173,7 +173,7 @@ class Ingestor:
                         if len(batch) >= self.embedder.config.batch_size:
                             store_batch()
                     else:
-                        self._store_media(prepared)
+                        self.catalog.put_asset(prepared.record, prepared.frame_embeddings, prepared.frame_times_s)
                         report.ingested.append(item.asset_id)
                         since_flush += 1
                         finish(item.asset_id, "ingested")
@@ -207,15 +207,13 @@ class Ingestor:
             record = dataclasses.replace(base, width=width, height=height)
             return _Prepared(item, record, model_input=self.embedder.preprocess(image))
         if media_type is MediaType.VIDEO:
+            # Embedded here, in the worker, so only 2 KB per frame waits in the queue, not the pixels.
             video = sample_frames(source, self.features.video)
             record = dataclasses.replace(base, duration_s=video.duration_s, width=video.width, height=video.height,
                                          fps_sampled=self.features.video.fps, has_audio=video.has_audio)
-            return _Prepared(item, record, frames=list(video.frames), frame_times_s=video.times_s)
+            return _Prepared(item, record, frame_embeddings=self.embedder.embed(video.frames),
+                             frame_times_s=video.times_s)
         raise BadInputError(f"{source.name}: {media_type.value} ingestion is not available in this build")
-
-    def _store_media(self, prepared: _Prepared) -> None:
-        embeddings = self.embedder.embed(prepared.frames or [])
-        self.catalog.put_asset(prepared.record, embeddings, prepared.frame_times_s)
 
     def _source(self, item: IngestItem) -> MediaSource:
         if item.url is not None:
