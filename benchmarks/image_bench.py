@@ -1,0 +1,244 @@
+"""Image benchmark: nearmatch against pHash and PDQ on real photos with transformed copies.
+
+    python -m benchmarks.image_bench [--model sscd_distilled] [--quick] [--sweep]
+
+Builds (or reuses) the dataset of ``benchmarks.image_dataset``, ingests the
+catalog into a temporary catalog through the real ``Ingestor``, searches every
+query with ``search_media`` (top-k 10), and scores pHash and PDQ by brute force
+on the same queries. In the same run it measures raw ONNX throughput of the
+same model on already-decoded, already-resized images, and raw decode speed.
+The ``match`` / ``high`` thresholds are calibrated on the calibration split
+(precision 0.99 / 0.999) and reported on the test split. ``--sweep`` first
+runs the preprocessing sweep (``benchmarks.image_sweep``) on the calibration
+split. Writes ``benchmarks/results/image.json`` and ``image.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import image_eval
+from benchmarks.image_baselines import HashMethod, hash_images, search_hashes
+from benchmarks.image_dataset import DatasetConfig, build_dataset, dataset_dir
+from benchmarks.image_eval import Predictions
+from indexer.catalog import Catalog
+from indexer.extractor import ExtractorConfig, FrameEmbedder, ModelName
+from indexer.features import FeatureConfig
+from indexer.image_decode import decode_image
+from indexer.ingest import IngestItem, Ingestor
+from indexer.media_source import MediaSource
+from search.query import SearchConfig, search_media
+
+LOG = logging.getLogger(__name__)
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+TOP_K = 10
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def run_nearmatch(manifest: dict[str, Any], root: Path, config: ExtractorConfig,
+                  queries: list[dict[str, Any]]) -> tuple[Predictions, dict[str, Any]]:
+    """Ingest the catalog into a temporary catalog and search ``queries``; returns predictions and timings."""
+    features = FeatureConfig(visual=config)
+    embedder = FrameEmbedder(config)
+    embedder.embed([np.zeros((config.input_size, config.input_size, 3), np.uint8)])  # session warm-up, untimed
+    items = [IngestItem(asset_id=c["asset_id"], path=root / c["path"]) for c in manifest["catalog"]]
+    predictions: Predictions = {}
+    latencies_ms = []
+    with tempfile.TemporaryDirectory(prefix="nearmatch-image-bench-") as tmp:
+        with Catalog.open(Path(tmp) / "catalog", features.record()) as catalog:
+            started = time.perf_counter()
+            report = Ingestor(catalog, embedder, features).run(items)
+            ingest_s = time.perf_counter() - started
+            if report.failed:
+                raise RuntimeError(f"expected every catalog image to ingest, got failures: {report.failed[:3]}")
+            search_config = SearchConfig(top_k=TOP_K)
+            for query in queries:
+                started = time.perf_counter()
+                result = search_media(catalog, embedder, MediaSource.from_path(root / query["path"]), search_config)
+                latencies_ms.append((time.perf_counter() - started) * 1000.0)
+                predictions[query["query_id"]] = [(h.asset_id, h.envelope.similarity_score) for h in result.hits]
+    timings = {
+        "catalog_images": len(items),
+        "ingest_seconds": ingest_s,
+        "ingest_images_per_s": len(items) / ingest_s,
+        "query_latency_ms_p50": float(np.percentile(latencies_ms, 50)),
+        "query_latency_ms_p99": float(np.percentile(latencies_ms, 99)),
+    }
+    return predictions, timings
+
+
+def raw_throughput(manifest: dict[str, Any], root: Path, config: ExtractorConfig) -> dict[str, Any]:
+    """Raw ONNX Runtime images/s on decoded, preprocessed catalog images, and raw decode images/s.
+
+    The session is built with the same options as ``FrameEmbedder`` and fed
+    batches of ``config.batch_size`` images of one shape, nothing else timed.
+    """
+    import onnxruntime as ort
+
+    paths = [root / c["path"] for c in manifest["catalog"]]
+    blobs = [p.read_bytes() for p in paths]
+    started = time.perf_counter()
+    images = [decode_image(b, draft_size=2 * config.input_size) for b in blobs]
+    decode_s = time.perf_counter() - started
+    embedder = FrameEmbedder(config)
+    started = time.perf_counter()
+    prepared = [embedder.preprocess(image) for image in images]
+    preprocess_s = time.perf_counter() - started
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = config.threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(config.model.model_path), sess_options=options,
+                                   providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    by_shape: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for array in prepared:
+        by_shape.setdefault(array.shape, []).append(array)
+    batches = [np.stack(group[i : i + config.batch_size]) for group in by_shape.values()
+               for i in range(0, len(group), config.batch_size)]
+    session.run(None, {name: batches[0]})  # warm-up, untimed
+    started = time.perf_counter()
+    for batch in batches:
+        session.run(None, {name: batch})
+    model_s = time.perf_counter() - started
+    return {
+        "images": len(prepared),
+        "raw_model_images_per_s": len(prepared) / model_s,
+        "raw_decode_images_per_s": len(images) / decode_s,
+        "raw_preprocess_images_per_s": len(images) / preprocess_s,
+    }
+
+
+def run_hash_baselines(manifest: dict[str, Any], root: Path,
+                       queries: list[dict[str, Any]]) -> dict[str, Predictions]:
+    """pHash and PDQ predictions (top-k by Hamming similarity over the whole catalog)."""
+    catalog_ids = [c["asset_id"] for c in manifest["catalog"]]
+
+    def decoded(rel_paths: list[str]) -> list[np.ndarray]:
+        return [decode_image((root / rel).read_bytes()) for rel in rel_paths]
+
+    catalog_images = decoded([c["path"] for c in manifest["catalog"]])
+    out: dict[str, Predictions] = {m.value: {} for m in HashMethod}
+    catalog_hashes = {m: hash_images(catalog_images, m) for m in HashMethod}
+    del catalog_images
+    for start in range(0, len(queries), 200):  # bounded memory: decode queries in chunks
+        chunk = queries[start : start + 200]
+        images = decoded([q["path"] for q in chunk])
+        for method in HashMethod:
+            indices, scores = search_hashes(hash_images(images, method), catalog_hashes[method], TOP_K)
+            for query, row_i, row_s in zip(chunk, indices, scores):
+                out[method.value][query["query_id"]] = [(catalog_ids[i], float(s)) for i, s in zip(row_i, row_s)]
+    return out
+
+
+def evaluate_all(manifest: dict[str, Any], methods: dict[str, Predictions]) -> dict[str, Any]:
+    """Per method and split: summary metrics; thresholds calibrated on calibration, applied to test."""
+    out: dict[str, Any] = {}
+    for method, predictions in methods.items():
+        calibration = image_eval.split_queries(manifest, "calibration")
+        test = image_eval.split_queries(manifest, "test")
+        calibration = [q for q in calibration if q["query_id"] in predictions]
+        test = [q for q in test if q["query_id"] in predictions]
+        thresholds = image_eval.calibrate(calibration, predictions)
+        out[method] = {
+            "calibration": image_eval.summary(calibration, predictions),
+            "test": image_eval.summary(test, predictions),
+            "calibrated_thresholds": thresholds,
+            "calibration_at_match": image_eval.at_threshold(calibration, predictions, thresholds["match"]),
+            "test_at_match": image_eval.at_threshold(test, predictions, thresholds["match"]),
+            "test_at_high": image_eval.at_threshold(test, predictions, thresholds["high"]),
+            "test_per_transform": image_eval.per_transform(test, predictions, thresholds["match"]),
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=[m.value for m in ModelName], default=ExtractorConfig().model.value)
+    parser.add_argument("--quick", action="store_true", help="every 5th query only (a smoke run)")
+    parser.add_argument("--sweep", action="store_true", help="run the preprocessing sweep on the calibration split")
+    parser.add_argument("--sweep-models", default="sscd_distilled", help="comma-separated models for --sweep")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    command = "python -m benchmarks.image_bench " + " ".join(argv if argv is not None else sys.argv[1:])
+
+    dataset_config = DatasetConfig()
+    manifest = build_dataset(dataset_config)
+    root = dataset_dir(dataset_config)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.sweep:
+        from benchmarks.image_sweep import run_sweep, write_sweep
+
+        rows = run_sweep(manifest, root, [ModelName(m) for m in args.sweep_models.split(",")])
+        write_sweep(rows, args.out, command, machine_info())
+    queries = manifest["queries"][::5] if args.quick else manifest["queries"]
+    config = dataclasses.replace(ExtractorConfig(), model=ModelName(args.model))
+    LOG.info("nearmatch %s: ingesting %d images, searching %d queries", config.model.value,
+             len(manifest["catalog"]), len(queries))
+    predictions, timings = run_nearmatch(manifest, root, config, queries)
+    raw = raw_throughput(manifest, root, config)
+    timings["ingest_over_raw_model"] = timings["ingest_images_per_s"] / raw["raw_model_images_per_s"]
+    LOG.info("pHash and PDQ baselines")
+    methods = {"nearmatch": predictions, **run_hash_baselines(manifest, root, queries)}
+    results = {
+        "command": command,
+        "machine": machine_info(),
+        "extractor": config.record(),
+        "dataset": _dataset_facts(manifest, queries, root),
+        "speed": {**timings, **raw},
+        "methods": evaluate_all(manifest, methods),
+    }
+    suffix = "_quick" if args.quick else ""
+    if args.model != ExtractorConfig().model.value:
+        suffix += f"_{args.model}"
+    (args.out / f"image{suffix}.json").write_text(json.dumps(results, indent=1))
+    from benchmarks.image_report import write_markdown
+
+    write_markdown(results, args.out / f"image{suffix}.md", args.out / "image_sweep.json")
+    LOG.info("wrote %s", args.out / f"image{suffix}.json")
+    return 0
+
+
+def _dataset_facts(manifest: dict[str, Any], queries: list[dict[str, Any]], root: Path) -> dict[str, Any]:
+    roles = [c["role"] for c in manifest["catalog"]]
+    return {
+        "folder": str(root.relative_to(root.parents[2])),
+        "catalog_images": len(roles),
+        "originals": roles.count("original"),
+        "distractors": roles.count("distractor"),
+        "queries": len(queries),
+        "queries_with_copy": sum(1 for q in queries if q["original"] is not None),
+        "queries_without_copy": sum(1 for q in queries if q["original"] is None),
+        "calibration_queries": sum(1 for q in queries if q["split"] == "calibration"),
+        "test_queries": sum(1 for q in queries if q["split"] == "test"),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
