@@ -40,17 +40,17 @@ class FingerprintConfig:
     f_min_hz: float = 150.0
     f_max_hz: float = 3800.0
     hpf_s: float = 1.0  # length of the running mean removed from the log spectrum along time
-    peak_time_s: float = 0.16  # half-size of the local-maximum neighbourhood in time
-    peak_freq_hz: float = 120.0  # half-size of the neighbourhood in frequency
-    peaks_per_s: int = 24  # density cap: strongest local maxima kept per second
+    peak_time_s: float = 0.1  # half-size of the local-maximum neighbourhood in time
+    peak_freq_hz: float = 80.0  # half-size of the neighbourhood in frequency
+    peaks_per_s: int = 32  # density cap: strongest local maxima kept per second
     silence_dbfs: float = -60.0  # frames quieter than this (RMS) give no peaks
-    fan_out: int = 5  # pairs per anchor
+    fan_out: int = 4  # pairs per anchor
     dt_min: int = 2  # pair time gap range, frames
     dt_max: int = 63
     interval_max_st: float = 12.0  # pair pitch interval range, semitones either way
     q_anchor_st: float = 0.5  # quantisation of the anchor pitch, semitones
-    q_interval_st: float = 0.5  # quantisation of the pitch interval, semitones
-    q_dt: float = 1.5  # quantisation of the time gap, frames
+    q_interval_st: float = 0.33  # quantisation of the pitch interval, semitones
+    q_dt: float = 1.0  # quantisation of the time gap, frames
     chunk_s: float = 60.0  # STFT block length (bounded memory)
 
     def __post_init__(self) -> None:
@@ -206,14 +206,14 @@ def find_peaks(signal: AudioSignal, config: FingerprintConfig = FingerprintConfi
 def pair_peaks(times: np.ndarray, pitches: np.ndarray, config: FingerprintConfig, duration_s: float) -> Landmarks:
     """Pair each anchor peak with its next ``fan_out`` peaks in the target zone (time-sorted input)."""
     n = times.shape[0]
-    look = 8 * config.fan_out
-    idx = np.arange(n)[:, None] + np.arange(1, look + 1)[None, :]
-    inside = idx < n
-    idx = np.minimum(idx, max(n - 1, 0))
     if n == 0:
         empty_i = np.zeros(0, np.int64)
         empty_f = np.zeros(0, np.float32)
         return Landmarks(empty_i, empty_f, empty_f, empty_i.astype(np.int32), config.frame_s, duration_s)
+    look = 8 * config.fan_out
+    idx = np.arange(n)[:, None] + np.arange(1, look + 1)[None, :]
+    inside = idx < n
+    idx = np.minimum(idx, n - 1)
     dt = times[idx] - times[:, None]
     interval = pitches[idx] - pitches[:, None]
     valid = inside & (dt >= config.dt_min) & (dt <= config.dt_max) & (np.abs(interval) <= config.interval_max_st)
