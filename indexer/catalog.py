@@ -11,7 +11,9 @@ LMDB databases: ``meta`` (schema version, feature record, counters,
 generation), ``assets`` (asset_id -> JSON record), ``nums`` (asset_num ->
 asset_id), ``frames`` (asset_id -> frame embeddings), ``times`` (asset_id -> frame times),
 ``frame_ranges`` / ``window_ranges`` (last vector id of an asset -> first id +
-asset_id, so any id resolves to its asset with one cursor seek).
+asset_id, so any id resolves to its asset with one cursor seek),
+``audio_hashes`` (asset_id -> the distinct hashes its postings sit under) and
+``audio_postings`` (hash -> (asset_num, time) rows, see ``indexer.audio_postings``).
 
 Every write is one LMDB transaction that also bumps ``generation``; FAISS is
 updated in memory after the commit and saved by ``flush``. A saved index whose
@@ -33,6 +35,8 @@ from typing import Any, Iterator, NamedTuple
 import lmdb
 import numpy as np
 
+from indexer.audio_fingerprint import Fingerprint
+from indexer.audio_postings import AudioPostings, pack_hash_set, unpack_hash_set
 from indexer.errors import BadInputError, CatalogMismatchError, NotFoundError
 from indexer.media_types import MediaType
 from indexer.vector_index import MIN_TRAINING_VECTORS, VectorIndex, VectorIndexConfig
@@ -138,7 +142,9 @@ class Catalog:
         self.env = env
         self.config = config
         self._dbs = {name: env.open_db(name.encode()) for name in
-                     ("meta", "assets", "nums", "frames", "times", "frame_ranges", "window_ranges")}
+                     ("meta", "assets", "nums", "frames", "times", "frame_ranges", "window_ranges",
+                                 "audio_hashes")}
+        self.postings = AudioPostings(env)
         self._lock = threading.RLock()  # guards the in-memory FAISS indexes and writes
         self._frame_index = self._load_or_rebuild("frames")
         self._window_index = self._load_or_rebuild("windows")
@@ -208,12 +214,13 @@ class Catalog:
 
     # ----------------------------------------------------------------- writes
     def put_asset(self, record: AssetRecord, frame_embeddings: np.ndarray | None = None,
-                  frame_times_s: np.ndarray | None = None) -> AssetRecord:
-        """Store ``record`` and its frames, replacing any asset with the same id.
+                  frame_times_s: np.ndarray | None = None, audio: Fingerprint | None = None) -> AssetRecord:
+        """Store ``record``, its frames and its audio fingerprint, replacing any asset with the same id.
 
         ``frame_embeddings`` (n, 512) float32 L2-normalised, ``frame_times_s``
-        (n,) float64 seconds on the asset's clock (0 for an image). Returns the
-        record with the ids the catalog assigned.
+        (n,) float64 seconds on the asset's clock (0 for an image); ``audio``
+        the landmark hashes of its sound (an audio file or a video's
+        soundtrack). Returns the record with the ids the catalog assigned.
         """
         embeddings = np.zeros((0, EMBEDDING_DIM), np.float32) if frame_embeddings is None else frame_embeddings
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
@@ -246,6 +253,9 @@ class Catalog:
                 txn.put(key, times.tobytes(), db=self._dbs["times"])
                 _put_range(txn, self._dbs["frame_ranges"], record.first_frame_id, len(embeddings), key)
                 _put_range(txn, self._dbs["window_ranges"], record.first_window_id, len(windows), key)
+                if audio is not None and len(audio):
+                    self.postings.add(txn, record.asset_num, audio)
+                    txn.put(key, pack_hash_set(audio), db=self._dbs["audio_hashes"])
                 self._bump_generation(txn)
             if old is not None:
                 self._remove_from_indexes(old)
@@ -274,6 +284,10 @@ class Catalog:
         txn.delete(_U32.pack(old.asset_num), db=self._dbs["nums"])
         txn.delete(key, db=self._dbs["frames"])
         txn.delete(key, db=self._dbs["times"])
+        packed_hashes = txn.get(key, db=self._dbs["audio_hashes"])
+        if packed_hashes is not None:
+            self.postings.remove(txn, old.asset_num, unpack_hash_set(packed_hashes))
+            txn.delete(key, db=self._dbs["audio_hashes"])
         if old.n_frames:
             txn.delete(_U64.pack(old.first_frame_id + old.n_frames - 1), db=self._dbs["frame_ranges"])
         if old.n_windows:
@@ -391,6 +405,11 @@ class Catalog:
                 out.append(hits)
         return out
 
+    def audio_postings(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Postings of query ``hashes`` uint32 (m,): (query_index, asset_num, time in frames), int64 (k,) each."""
+        with self.env.begin() as txn:
+            return self.postings.lookup(txn, hashes)
+
     def stats(self) -> dict[str, Any]:
         by_type: dict[str, int] = {}
         for record in self.assets():
@@ -409,8 +428,13 @@ class Catalog:
             "generation": self.generation(),
             "disk_bytes": disk,
             "index_bytes_per_vector": round(index_bytes / max(frames + windows, 1), 1),
+            "audio_postings": self._postings_stats(),
             "features": self.features,
         }
+
+    def _postings_stats(self) -> dict[str, int]:
+        with self.env.begin() as txn:
+            return self.postings.stats(txn)
 
     # ----------------------------------------------------------------- FAISS upkeep
     def _index_path(self, name: str) -> Path:

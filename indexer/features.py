@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from indexer.audio_decode import AudioDecodeConfig
+from indexer.audio_fingerprint import FingerprintConfig
+from indexer.audio_postings import FORMAT_VERSION as POSTINGS_FORMAT_VERSION
 from indexer.errors import CatalogMismatchError
 from indexer.extractor import ExtractorConfig
 from indexer.video_decode import VideoSamplingConfig
@@ -16,9 +19,15 @@ class FeatureConfig:
 
     visual: ExtractorConfig = ExtractorConfig()
     video: VideoSamplingConfig = VideoSamplingConfig()
+    audio: FingerprintConfig = FingerprintConfig()
+
+    @property
+    def audio_decode(self) -> AudioDecodeConfig:
+        return AudioDecodeConfig(sample_rate=self.audio.sample_rate)
 
     def record(self) -> dict[str, Any]:
-        return {"visual": self.visual.record(), "video": self.video.record()}
+        return {"visual": self.visual.record(), "video": self.video.record(),
+                "audio": {**self.audio.record(), "postings_format": POSTINGS_FORMAT_VERSION}}
 
     @classmethod
     def from_record(cls, record: dict[str, Any], threads: int = 2) -> "FeatureConfig":
@@ -27,4 +36,9 @@ class FeatureConfig:
             video = VideoSamplingConfig(**record["video"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CatalogMismatchError(f"catalog video sampling record is unreadable: {record.get('video')!r}") from exc
-        return cls(visual=ExtractorConfig.from_record(record.get("visual", {}), threads=threads), video=video)
+        features = cls(visual=ExtractorConfig.from_record(record.get("visual", {}), threads=threads), video=video)
+        if features.record() != record:
+            # Audio settings are not configurable from outside; any other record is another build's.
+            raise CatalogMismatchError("catalog audio fingerprint settings differ from this build's; "
+                                       "re-ingest into a new catalog")
+        return features

@@ -19,6 +19,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from indexer.audio_decode import decode_audio
+from indexer.audio_fingerprint import Fingerprint, fingerprint
 from indexer.catalog import AssetRecord, Catalog
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from indexer.extractor import FrameEmbedder
@@ -81,6 +83,7 @@ class _Prepared:
     model_input: np.ndarray | None = None  # preprocessed image (h, w, 3) uint8, embedded in a batch
     frame_embeddings: np.ndarray | None = None  # (n, 512) float32 of a video, embedded by the worker
     frame_times_s: np.ndarray | None = None
+    audio: Fingerprint | None = None  # landmark hashes of an audio file or a video's soundtrack
 
 
 def items_from_paths(paths: Iterable[str | Path]) -> Iterator[IngestItem]:
@@ -173,7 +176,8 @@ class Ingestor:
                         if len(batch) >= self.embedder.config.batch_size:
                             store_batch()
                     else:
-                        self.catalog.put_asset(prepared.record, prepared.frame_embeddings, prepared.frame_times_s)
+                        self.catalog.put_asset(prepared.record, prepared.frame_embeddings, prepared.frame_times_s,
+                                               prepared.audio)
                         report.ingested.append(item.asset_id)
                         since_flush += 1
                         finish(item.asset_id, "ingested")
@@ -211,9 +215,13 @@ class Ingestor:
             video = sample_frames(source, self.features.video)
             record = dataclasses.replace(base, duration_s=video.duration_s, width=video.width, height=video.height,
                                          fps_sampled=self.features.video.fps, has_audio=video.has_audio)
+            soundtrack = audio_fingerprint(source, self.features) if video.has_audio else None
             return _Prepared(item, record, frame_embeddings=self.embedder.embed(video.frames),
-                             frame_times_s=video.times_s)
-        raise BadInputError(f"{source.name}: {media_type.value} ingestion is not available in this build")
+                             frame_times_s=video.times_s, audio=soundtrack)
+        fp = audio_fingerprint(source, self.features)
+        if len(fp) == 0:
+            raise BadInputError(f"{source.name}: expected audible sound, got silence or noise with no landmarks")
+        return _Prepared(item, dataclasses.replace(base, duration_s=fp.duration_s, has_audio=True), audio=fp)
 
     def _source(self, item: IngestItem) -> MediaSource:
         if item.url is not None:
@@ -224,6 +232,12 @@ class Ingestor:
             source = MediaSource.from_path(item.path)
         source.check(self.config.max_bytes)
         return source
+
+
+def audio_fingerprint(source: MediaSource, features: FeatureConfig) -> Fingerprint:
+    """Landmark fingerprint of the first audio stream of ``source`` (an audio file or a video)."""
+    signal = decode_audio(source.path if source.path is not None else source.data, features.audio_decode)
+    return fingerprint(signal, features.audio)
 
 
 def _bounded_map(pool: concurrent.futures.Executor, fn: Callable, items: Iterable[IngestItem],
