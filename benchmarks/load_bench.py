@@ -1,0 +1,330 @@
+"""Load benchmark of the gRPC service on loopback: QPS and latency under concurrent clients.
+
+    python -m benchmarks.load_bench [--clients 1,4,8] [--requests 96] [--quick]
+
+What it measures, all in one run on one machine:
+- the in-process cost of the same queries (``search_media`` / ``match_media``
+  called directly, one at a time), the floor the service is compared with;
+- image search and pairwise match through the server with 1..N concurrent
+  clients: QPS, p50 and p99 latency, errors (must be 0);
+- the service overhead ratio: single-client service p50 / in-process p50;
+- request batching on vs off: the same concurrent search load against a server
+  with the micro-batching queue and one without.
+
+The catalog holds the real photographs of ``benchmarks.media_cache.photos()``;
+queries are edited copies (crop, resize to 1024 px, JPEG q75). The server runs
+in a child process (its own GIL), the clients in this one, all on 127.0.0.1.
+Every loop is bounded by a request count. Writes ``benchmarks/results/load.json``
+and ``load.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image
+
+from benchmarks import media_cache
+from search.client import NearmatchClient
+from search.embed_batcher import BatchConfig
+from search.server import ServerConfig, create_server, stop_server
+
+LOG = logging.getLogger("load_bench")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# --------------------------------------------------------------------- data
+def _rgb(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _fit(image: Image.Image, max_side: int) -> Image.Image:
+    scale = max_side / max(image.size)
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+
+
+def build_media(work: Path, limit: int | None) -> tuple[Path, list[bytes], list[bytes]]:
+    """Catalog files (1600 px JPEGs of the photos), edited queries, and 1024 px match references."""
+    photos = media_cache.photos()[:limit]
+    catalog_dir = work / "catalog_media"
+    catalog_dir.mkdir(parents=True)
+    queries, references = [], []
+    rng = np.random.default_rng(0)
+    for i, path in enumerate(photos):
+        image = _rgb(path)
+        (catalog_dir / f"{i:03d}_{path.stem}.jpg").write_bytes(_jpeg(_fit(image, 1600), 90))
+        w, h = image.size
+        keep = rng.uniform(0.7, 0.9)
+        left, top = rng.uniform(0, 1 - keep) * w, rng.uniform(0, 1 - keep) * h
+        crop = image.crop((int(left), int(top), int(left + keep * w), int(top + keep * h)))
+        queries.append(_jpeg(_fit(crop, 1024), 75))
+        references.append(_jpeg(_fit(image, 1024), 85))
+    return catalog_dir, queries, references
+
+
+def build_catalog(catalog: Path, media_dir: Path) -> None:
+    from indexer.extractor import FrameEmbedder
+    from indexer.ingest import Ingestor, items_from_paths
+    from search.cli import open_catalog_features
+
+    cat, features = open_catalog_features(catalog, None)
+    with cat:
+        report = Ingestor(cat, FrameEmbedder(features.visual), features=features).run(items_from_paths([media_dir]))
+    if report.failed:
+        raise RuntimeError(f"catalog build failed: {report.failed}")
+
+
+# --------------------------------------------------------------------- measuring
+def _summary(latencies_s: list[float], wall_s: float, errors: int) -> dict[str, Any]:
+    ms = np.asarray(latencies_s) * 1000.0
+    return {
+        "requests": len(latencies_s) + errors,
+        "errors": errors,
+        "wall_s": round(wall_s, 3),
+        "qps": round(len(latencies_s) / wall_s, 2) if wall_s > 0 else 0.0,
+        "p50_ms": round(float(np.percentile(ms, 50)), 1) if len(ms) else None,
+        "p99_ms": round(float(np.percentile(ms, 99)), 1) if len(ms) else None,
+        "mean_ms": round(float(ms.mean()), 1) if len(ms) else None,
+    }
+
+
+def in_process(catalog: Path, queries: list[bytes], references: list[bytes], passes: int) -> dict[str, Any]:
+    """The same search and match calls without the service, one at a time."""
+    from indexer.extractor import FrameEmbedder
+    from indexer.media_source import MediaSource
+    from search.cli import open_catalog_features
+    from search.match import match_media
+    from search.query import SearchConfig, search_media
+
+    cat, features = open_catalog_features(catalog, None)
+    embedder = FrameEmbedder(features.visual)
+    config = SearchConfig(top_k=10)
+    out: dict[str, Any] = {}
+    with cat:
+        search_media(cat, embedder, MediaSource.from_bytes(queries[0], "warm"), config, features=features)
+        for name, call in (
+            ("search", lambda i: search_media(cat, embedder, MediaSource.from_bytes(queries[i], "q"), config,
+                                              features=features)),
+            ("match", lambda i: match_media(MediaSource.from_bytes(queries[i], "q"),
+                                            MediaSource.from_bytes(references[i], "r"), embedder,
+                                            features=features)),
+        ):
+            latencies = []
+            started = time.perf_counter()
+            for _ in range(passes):
+                for i in range(len(queries)):
+                    t0 = time.perf_counter()
+                    call(i)
+                    latencies.append(time.perf_counter() - t0)
+            out[name] = _summary(latencies, time.perf_counter() - started, 0)
+    return out
+
+
+def run_load(address: str, clients: int, total: int, make_call: Callable[[NearmatchClient, int], Any]) -> dict:
+    """``total`` requests split over ``clients`` threads, each with its own channel."""
+    per_client = max(1, total // clients)
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+
+    def worker(k: int) -> None:
+        with NearmatchClient(address, timeout_s=120) as client:
+            try:
+                make_call(client, k)  # warm the channel (connection set-up is not a request cost)
+            except Exception as exc:  # noqa: BLE001 - counted below, the run still goes on
+                with lock:
+                    errors.append(f"warm-up {type(exc).__name__}: {exc}")
+            barrier.wait(timeout=300)
+            for j in range(per_client):
+                t0 = time.perf_counter()
+                try:
+                    make_call(client, k * per_client + j)
+                    with lock:
+                        latencies.append(time.perf_counter() - t0)
+                except Exception as exc:  # noqa: BLE001 - counted and reported, never hidden
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait(timeout=300)
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    result = _summary(latencies, time.perf_counter() - started, len(errors))
+    result["clients"] = clients
+    if errors:
+        result["first_errors"] = errors[:3]
+    return result
+
+
+def _server_process(config: ServerConfig, ports: Any, stop: Any) -> None:
+    server, port = create_server(config)
+    ports.put(port)
+    stop.wait()
+    stop_server(server, 5.0)
+
+
+class ServerProcess:
+    """A nearmatch server in a child process (so it has its own GIL), on 127.0.0.1."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._ports, self._stop = ctx.Queue(), ctx.Event()
+        self._process = ctx.Process(target=_server_process, args=(config, self._ports, self._stop), daemon=True)
+
+    def __enter__(self) -> str:
+        self._process.start()
+        return f"127.0.0.1:{self._ports.get(timeout=120)}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+# --------------------------------------------------------------------- report
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+        "grpcio": metadata.version("grpcio"), "onnxruntime": metadata.version("onnxruntime"),
+        "faiss": metadata.version("faiss-cpu"),
+    }
+
+
+def write_report(result: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "load.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "# Load benchmark: gRPC service on loopback",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, Python "
+        f"{result['machine']['python']}, grpcio {result['machine']['grpcio']}, onnxruntime "
+        f"{result['machine']['onnxruntime']}  ",
+        f"Catalog: {result['catalog_assets']} real photographs; queries: edited copies (crop 70-90 %, 1024 px, "
+        f"JPEG q75); model {result['model']}; server workers {result['server_workers']}.",
+        "",
+        "## In-process floor (no service, one call at a time)",
+        "",
+        "| call | p50 ms | p99 ms | QPS |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, row in result["in_process"].items():
+        lines.append(f"| {name} | {row['p50_ms']} | {row['p99_ms']} | {row['qps']} |")
+    lines += ["", "## Through the service (batching on)", "",
+              "| call | clients | requests | errors | QPS | p50 ms | p99 ms |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name in ("search", "match"):
+        for row in result["service"][name]:
+            lines.append(f"| {name} | {row['clients']} | {row['requests']} | {row['errors']} | {row['qps']} | "
+                         f"{row['p50_ms']} | {row['p99_ms']} |")
+    overhead = result["overhead_ratio"]
+    lines += ["", "## Service overhead", "",
+              f"Single-client p50 through gRPC / in-process p50: search {overhead['search']}, "
+              f"match {overhead['match']}.", "", "## Request batching", ""]
+    b = result["batching"]
+    lines += ["| batching | clients | QPS | p50 ms | p99 ms | errors |", "| --- | --- | --- | --- | --- | --- |",
+              f"| on | {b['on']['clients']} | {b['on']['qps']} | {b['on']['p50_ms']} | {b['on']['p99_ms']} | "
+              f"{b['on']['errors']} |",
+              f"| off | {b['off']['clients']} | {b['off']['qps']} | {b['off']['p50_ms']} | {b['off']['p99_ms']} | "
+              f"{b['off']['errors']} |", "",
+              f"Throughput gain from batching: x{b['qps_gain']} (on / off QPS)."
+              + (f" Model calls per batched image: {b['images_per_model_call']}." if b.get("images_per_model_call")
+                 else ""), ""]
+    (RESULTS / "load.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", default="1,4,8", help="comma-separated client counts")
+    parser.add_argument("--requests", type=int, default=96, help="requests per load level")
+    parser.add_argument("--workers", type=int, default=8, help="server request threads")
+    parser.add_argument("--quick", action="store_true", help="12 photos, 24 requests per level (a smoke run)")
+    parser.add_argument("--no-write", action="store_true", help="print the result, do not write results/")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    levels = [int(c) for c in args.clients.split(",")]
+    total = 24 if args.quick else args.requests
+    work = Path(tempfile.mkdtemp(prefix="nearmatch_load_"))
+    try:
+        media_dir, queries, references = build_media(work, 12 if args.quick else None)
+        catalog = work / "catalog"
+        build_catalog(catalog, media_dir)
+        LOG.info("catalog of %d photos built; measuring in-process floor", len(queries))
+        floor = in_process(catalog, queries, references, passes=1 if args.quick else 2)
+        n = len(queries)
+        search_call = lambda c, i: c.search(queries[i % n], top_k=10)  # noqa: E731
+        match_call = lambda c, i: c.match(queries[i % n], references[i % n])  # noqa: E731
+        base = ServerConfig(catalog=catalog, port=0, workers=args.workers)
+        service: dict[str, list[dict]] = {"search": [], "match": []}
+        with ServerProcess(base) as address:
+            for name, call in (("search", search_call), ("match", match_call)):
+                for clients in levels:
+                    row = run_load(address, clients, total, call)
+                    LOG.info("%s x%d clients: %s", name, clients, row)
+                    service[name].append(row)
+        most = max(levels)
+        with ServerProcess(dataclasses.replace(base, batch=BatchConfig())) as address:
+            on = run_load(address, most, total, search_call)
+        with ServerProcess(dataclasses.replace(base, batch=None)) as address:
+            off = run_load(address, most, total, search_call)
+        single = {name: next((r for r in rows if r["clients"] == 1), rows[0]) for name, rows in service.items()}
+        result = {
+            "command": "python -m benchmarks.load_bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "machine": machine_info(),
+            "catalog_assets": n,
+            "model": "sscd_distilled",
+            "server_workers": args.workers,
+            "in_process": floor,
+            "service": service,
+            "overhead_ratio": {name: round(single[name]["p50_ms"] / floor[name]["p50_ms"], 3) for name in single},
+            "batching": {"on": on, "off": off, "qps_gain": round(on["qps"] / off["qps"], 3) if off["qps"] else None},
+        }
+        errors = sum(r["errors"] for rows in service.values() for r in rows) + on["errors"] + off["errors"]
+        result["total_errors"] = errors
+        if args.no_write:
+            print(json.dumps(result, indent=2))
+        else:
+            write_report(result)
+            print((RESULTS / "load.md").read_text())
+        return 0 if errors == 0 else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
