@@ -109,9 +109,11 @@ def encode_frames(
     """Encode ``frames`` (uint8 (H, W, 3), constant size) to ``path``; ``audio`` float32 mono at ``encoding.audio_hz``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rate = Fraction(encoding.fps).limit_denominator(1001)
+    n_frames = 0
     with av.open(str(path), mode="w") as container:
         stream = None
         for frame in frames:
+            n_frames += 1
             if stream is None:
                 height, width = frame.shape[:2]
                 stream = container.add_stream(encoding.codec, rate=rate)
@@ -139,6 +141,7 @@ def encode_frames(
         for packet in stream.encode():
             container.mux(packet)
         if audio is not None and encoding.audio_hz:
+            audio = audio[: int(n_frames / encoding.fps * encoding.audio_hz)]  # the soundtrack ends with the picture
             if audio_hz != encoding.audio_hz:
                 positions = np.arange(int(len(audio) * audio_hz / encoding.audio_hz)) * encoding.audio_hz / audio_hz
                 audio = np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
