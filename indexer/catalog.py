@@ -53,7 +53,9 @@ _U32 = struct.Struct(">I")
 
 @dataclasses.dataclass(frozen=True)
 class CatalogConfig:
-    index: VectorIndexConfig = VectorIndexConfig()
+    # None: the index the catalog was created with (Flat for a new one). A catalog
+    # records its index settings, so every later open searches the same index.
+    index: VectorIndexConfig | None = None
     window_frames: int = 5  # frames pooled into one window-index vector (5 s at 1 fps)
     map_size_bytes: int = 1 << 40  # LMDB's address-space reservation, not disk use
     rebuild_tombstone_fraction: float = 0.2  # rebuild an index that cannot delete past this
@@ -170,7 +172,8 @@ class Catalog:
         env = lmdb.open(str(lmdb_dir), map_size=config.map_size_bytes, max_dbs=16, subdir=True)
         try:
             cls._check_schema_and_features(env, features)
-            return cls(path, env, config)
+            index = cls._recorded_index_config(env, config.index)
+            return cls(path, env, dataclasses.replace(config, index=index))
         except BaseException:
             env.close()
             raise
@@ -205,6 +208,24 @@ class Catalog:
                     f"catalog was built with other features ({diffs}); open it with the same "
                     f"extractor settings or ingest into a new catalog"
                 )
+
+    @staticmethod
+    def _recorded_index_config(env: lmdb.Environment, requested: VectorIndexConfig | None) -> VectorIndexConfig:
+        """The index settings stored in the catalog; ``requested`` is stored for a new catalog."""
+        meta = env.open_db(b"meta")
+        with env.begin(write=True, db=meta) as txn:
+            raw = txn.get(b"index")
+            if raw is None:
+                chosen = requested or VectorIndexConfig()
+                txn.put(b"index", json.dumps(dataclasses.asdict(chosen)).encode())
+                return chosen
+        recorded = VectorIndexConfig(**json.loads(raw))
+        if requested is not None and requested != recorded:
+            raise CatalogMismatchError(
+                f"catalog index is {recorded.factory!r} ({recorded.search_params or 'default search parameters'}), "
+                f"got {requested.factory!r}; leave the index option out or ingest into a new catalog"
+            )
+        return recorded
 
     @property
     def features(self) -> dict[str, Any] | None:
@@ -417,6 +438,7 @@ class Catalog:
         disk = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
         with self._lock:
             frames, windows = self._frame_index.ntotal, self._window_index.ntotal
+            factory = self._frame_index.config.factory  # Flat until a quantised index has data to train on
         index_bytes = sum(p.stat().st_size for p in self.path.glob("*.faiss"))
         return {
             "catalog": str(self.path),
@@ -424,7 +446,7 @@ class Catalog:
             "assets_by_media_type": by_type,
             "indexed_frames": frames,
             "indexed_windows": windows,
-            "index_factory": self.config.index.factory,
+            "index_factory": factory,
             "generation": self.generation(),
             "disk_bytes": disk,
             "index_bytes_per_vector": round(index_bytes / max(frames + windows, 1), 1),

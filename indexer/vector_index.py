@@ -25,6 +25,7 @@ MIN_TRAINING_VECTORS = 1000
 @dataclasses.dataclass(frozen=True)
 class VectorIndexConfig:
     factory: str = "Flat"  # FAISS index_factory string (inner product metric), e.g. "IVF1024,PQ64", "HNSW32"
+    search_params: str = ""  # FAISS ParameterSpace string applied at search, e.g. "nprobe=16" or "efSearch=128"
 
 
 class VectorIndex:
@@ -40,6 +41,12 @@ class VectorIndex:
             except RuntimeError as exc:
                 raise ValueError(f"expected a FAISS factory string, got {config.factory!r}: {exc}") from exc
         self._index = index
+        if config.search_params:
+            try:
+                faiss.ParameterSpace().set_index_parameters(index, config.search_params)
+            except RuntimeError as exc:
+                raise ValueError(f"expected FAISS search parameters for {config.factory!r}, "
+                                 f"got {config.search_params!r}: {exc}") from exc
         self.tombstones = 0  # removed ids still inside an index type that cannot delete
 
     @property

@@ -123,3 +123,24 @@ def test_pool_windows_matches_a_plain_loop() -> None:
     for window, start in zip(pooled, starts):
         expected = embeddings[start : start + 4].sum(axis=0)
         np.testing.assert_allclose(window, expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_quantised_index_uses_flat_until_it_can_train_then_trains_on_reopen(tmp_path: Path) -> None:
+    config = CatalogConfig(index=VectorIndexConfig("IVF8,Flat", search_params="nprobe=8"))
+    vectors = unit_vectors(1200, seed=8)
+    with Catalog.open(tmp_path, FEATURES, config) as catalog:
+        catalog.put_asset(video_record("few"), vectors[:10], np.arange(10.0))
+        assert catalog.stats()["index_factory"] == "Flat"
+        catalog.put_asset(video_record("many"), vectors[10:], np.arange(1190.0))
+    with Catalog.open(tmp_path, FEATURES, config) as catalog:
+        assert catalog.stats()["index_factory"] == "IVF8,Flat"
+        hits = catalog.search_frames(vectors[[5, 600]], 1)
+    assert [(h[0].asset_id, h[0].frame_index) for h in hits] == [("few", 5), ("many", 590)]
+
+
+def test_the_index_choice_is_recorded_and_a_different_one_refused(tmp_path: Path) -> None:
+    Catalog.open(tmp_path, FEATURES, CatalogConfig(index=VectorIndexConfig("HNSW16"))).close()
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        assert catalog.stats()["index_factory"] == "HNSW16"
+    with pytest.raises(CatalogMismatchError, match="HNSW16"):
+        Catalog.open(tmp_path, FEATURES, CatalogConfig(index=VectorIndexConfig("Flat")))
