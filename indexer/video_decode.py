@@ -46,11 +46,16 @@ class VideoSamplingConfig:
     max_pixels: int = 4096 * 2304  # decoded frame size cap (a 4K frame passes)
     working_pixels: int = 320 * 320
     threads: int = 0  # 0: let FFmpeg pick
-    skip_nonref: bool = False  # skip decoding of disposable frames (approximate sample times)
+    # Frames no other frame refers to (B-frames) are not decoded: a kept frame may then be up to a
+    # few frames later than the sampling instant, and its time is still its own exact time.
+    skip_nonref: bool = True
     trim_borders: bool = True
+    border_frames: int = 32  # kept frames, evenly spread, that the border box is measured on
     border: BorderConfig = BorderConfig()
 
     def __post_init__(self) -> None:
+        if self.border_frames < 1:
+            raise ValueError(f"expected border_frames >= 1, got {self.border_frames}")
         if not 0.0 < self.fps <= 30.0:
             raise ValueError(f"expected 0 < fps <= 30, got {self.fps}")
         if self.max_duration_s <= 0 or self.max_pixels <= 0 or self.working_pixels < 64 * 64:
@@ -100,6 +105,24 @@ def sample_frames(source: VideoSource, config: VideoSamplingConfig = VideoSampli
     Raises BadInputError for empty, corrupt or frame-less input and
     LimitExceededError past the duration or pixel caps.
     """
+    try:
+        return _sample(source, config)
+    except _NoFramesError:
+        if not config.skip_nonref:
+            raise BadInputError("expected decodable video frames, got none") from None
+        # A stream whose frames are all flagged disposable (some intra-only codecs): decode them all.
+        LOG.info("no frames with non-reference skipping; decoding every frame")
+        try:
+            return _sample(source, dataclasses.replace(config, skip_nonref=False))
+        except _NoFramesError:
+            raise BadInputError("expected decodable video frames, got none") from None
+
+
+class _NoFramesError(Exception):
+    pass
+
+
+def _sample(source: VideoSource, config: VideoSamplingConfig) -> SampledVideo:
     with _open(source) as container:
         if not container.streams.video:
             raise BadInputError(f"expected a video stream, got streams: {_stream_kinds(container)}")
@@ -132,12 +155,13 @@ def sample_frames(source: VideoSource, config: VideoSamplingConfig = VideoSampli
         has_audio = bool(container.streams.audio)
         frame_step = _frame_step(stream)
     if not frames:
-        raise BadInputError("expected decodable video frames, got none")
+        raise _NoFramesError()
     duration = declared if declared is not None and declared > 0 else last_time + frame_step
     duration = max(duration, last_time + 1e-3)
     crop = None
     if config.trim_borders:
-        crop = detect_border_stack(frames, config.border)
+        probe = np.linspace(0, len(frames) - 1, min(len(frames), config.border_frames)).round().astype(int)
+        crop = detect_border_stack([frames[i] for i in probe], config.border)
         if crop != Crop(0, out_h, 0, out_w):
             frames = [np.ascontiguousarray(crop.apply(f)) for f in frames]
         else:
