@@ -68,10 +68,18 @@ def unpack_hash_set(blob: bytes) -> np.ndarray:
 class AudioPostings:
     """Hash postings of every audio asset of a catalog, in the LMDB environment ``env``."""
 
-    def __init__(self, env: lmdb.Environment, config: PostingsConfig = PostingsConfig(), create: bool = True) -> None:
+    def __init__(
+        self,
+        env: lmdb.Environment,
+        config: PostingsConfig = PostingsConfig(),
+        create: bool = True,
+        txn: lmdb.Transaction | None = None,
+    ) -> None:
+        """Open (or create) the postings database; pass ``txn`` when a write transaction is open
+        (LMDB would otherwise deadlock starting a second one)."""
         self.env = env
         self.config = config
-        self.db = env.open_db(DB_NAME, dupsort=True, dupfixed=True, integerkey=True, create=create)
+        self.db = env.open_db(DB_NAME, txn=txn, dupsort=True, dupfixed=True, integerkey=True, create=create)
 
     def add(self, txn: lmdb.Transaction, asset_num: int, fp: Fingerprint) -> int:
         """Insert every (hash, time) of ``fp`` for ``asset_num`` (write txn); returns rows added."""
