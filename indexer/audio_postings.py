@@ -15,7 +15,9 @@ How the catalog uses it (inside its own write transaction):
 - delete / replace: ``postings.remove(txn, asset_num, unpack_hash_set(blob))``;
 - search: ``postings.lookup(txn, hashes)`` in a read transaction.
 
-The format is versioned: the catalog stores ``FORMAT_VERSION`` and refuses
+Construct ``AudioPostings`` before opening a transaction (or pass the open
+write transaction as ``txn``): LMDB deadlocks when a named database is opened
+in a second write transaction. The format is versioned: the catalog stores ``FORMAT_VERSION`` and refuses
 a mismatch.
 """
 

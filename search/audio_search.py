@@ -1,0 +1,208 @@
+"""One-to-many audio search over the catalog's hash postings, and pairwise audio match.
+
+Query signal -> dense landmarks -> hashes under every hypothesis -> LMDB
+postings -> hits grouped by asset -> the assets with the highest offset
+histogram peak are aligned in full (``search.audio_align``) -> envelopes.
+An asset can be an audio file or the soundtrack of a video (its record's
+media type is kept; times are on the asset's clock).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import lmdb
+import numpy as np
+
+from indexer.audio_decode import AudioDecodeConfig, AudioSignal, decode_audio
+from indexer.audio_fingerprint import FingerprintConfig, Landmarks, fingerprint
+from indexer.audio_postings import AudioPostings
+from indexer.errors import BadInputError
+from indexer.media_types import MediaType
+from search.audio_align import (
+    AlignConfig,
+    Hits,
+    align_landmarks,
+    best_offset_count,
+    query_hashes,
+    query_landmarks,
+    score_of,
+    segments_from_hits,
+)
+from search.envelope import Confidence, MatchEnvelope, MatchType, SearchHit, Segment
+from search.thresholds import AUDIO, Thresholds
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioSearchConfig:
+    decode: AudioDecodeConfig = AudioDecodeConfig()
+    fingerprint: FingerprintConfig = FingerprintConfig()
+    align: AlignConfig = AlignConfig()
+    thresholds: Thresholds = AUDIO
+    near_duplicate_coverage: float = 0.9  # share of both durations matched to call it a near duplicate
+
+
+class AudioCandidate(NamedTuple):
+    asset_num: int
+    score: float
+    segments: list[Segment]
+
+
+def search_postings(
+    postings: AudioPostings, txn: lmdb.Transaction, marks: Landmarks, top_k: int, config: AudioSearchConfig = AudioSearchConfig()
+) -> list[AudioCandidate]:
+    """Best ``top_k`` assets for query landmarks (from ``query_landmarks``), best first, score > 0 only."""
+    if top_k < 1:
+        raise BadInputError(f"expected top_k >= 1, got {top_k}")
+    qh = query_hashes(marks, config.fingerprint, config.align)
+    rows, assets, ref_t = postings.lookup(txn, qh.hashes)
+    if rows.shape[0] == 0:
+        return []
+    order = np.argsort(assets, kind="stable")
+    assets, rows, ref_t = assets[order], rows[order], ref_t[order]
+    uniq, starts = np.unique(assets, return_index=True)
+    ends = np.append(starts[1:], assets.shape[0])
+    # Cheap ranking by histogram peak, then full alignment of the best few.
+    peaks = []
+    for asset, lo, hi in zip(uniq, starts, ends):
+        if hi - lo < config.align.min_hits:
+            continue
+        hits = Hits(qh.times[rows[lo:hi]], ref_t[lo:hi], qh.hypothesis[rows[lo:hi]])
+        peaks.append((best_offset_count(hits, qh.scales, config.align), int(asset), lo, hi))
+    peaks.sort(key=lambda p: -p[0])
+    out: list[AudioCandidate] = []
+    for _, asset, lo, hi in peaks[: max(config.align.max_candidates, top_k)]:
+        hits = Hits(qh.times[rows[lo:hi]], ref_t[lo:hi], qh.hypothesis[rows[lo:hi]])
+        segments = segments_from_hits(hits, qh.scales, marks.frame_s, marks.duration_s, config.align)
+        score = score_of(segments)
+        if score > 0:
+            out.append(AudioCandidate(asset, score, segments))
+    out.sort(key=lambda c: -c.score)
+    return out[:top_k]
+
+
+def _merged_duration(spans: list[tuple[float, float]]) -> float:
+    total, end = 0.0, -np.inf
+    for start, stop in sorted(spans):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
+def audio_envelope(
+    segments: list[Segment],
+    score: float,
+    media_type: MediaType,
+    query_duration_s: float,
+    target_duration_s: float,
+    elapsed_s: float,
+    config: AudioSearchConfig = AudioSearchConfig(),
+    same_bytes: bool = False,
+) -> MatchEnvelope:
+    """The standard envelope for an audio comparison: segments at or above the match threshold are reported."""
+    thresholds = config.thresholds
+    kept = tuple(sorted((s for s in segments if s.score >= thresholds.match), key=lambda s: s.source_start_s))
+    matched = score >= thresholds.match
+    overlap = _merged_duration([(s.source_start_s, s.source_end_s) for s in kept])
+    target_overlap = _merged_duration([(s.target_start_s, s.target_end_s) for s in kept])
+    if same_bytes:
+        match_type, matched, score = MatchType.EXACT, True, 1.0
+    elif not matched:
+        match_type = MatchType.NONE
+    elif (overlap >= config.near_duplicate_coverage * max(query_duration_s - 1.0, 0.0)
+          and target_overlap >= config.near_duplicate_coverage * max(target_duration_s - 1.0, 0.0)):
+        match_type = MatchType.NEAR_DUPLICATE
+    else:
+        match_type = MatchType.PARTIAL
+    if match_type == MatchType.EXACT:
+        reason = "the same bytes"
+    elif kept:
+        first = kept[0]
+        reason = (f"{overlap:.1f} s of the source aligned with the target in {len(kept)} segment(s); "
+                  f"first at source {first.source_start_s:.1f} s = target {first.target_start_s:.1f} s")
+    else:
+        reason = "no stretch of the source aligned with the target above the audio threshold"
+    return MatchEnvelope(
+        match=matched,
+        confidence=Confidence.HIGH if same_bytes else thresholds.confidence(score),
+        similarity_score=float(min(1.0, max(0.0, score))),
+        match_type=match_type,
+        media_type=media_type,
+        processing_time_ms=elapsed_s * 1000.0,
+        matched_segments=kept,
+        overlap_seconds=overlap,
+        reason=reason,
+    )
+
+
+def _signal(source: str | Path | bytes | AudioSignal, config: AudioSearchConfig) -> AudioSignal:
+    return source if isinstance(source, AudioSignal) else decode_audio(source, config.decode)
+
+
+def _read(source: str | Path | bytes) -> bytes | None:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    path = Path(source)
+    return path.read_bytes() if path.is_file() and path.stat().st_size <= 1 << 30 else None
+
+
+def match_audio(
+    source: str | Path | bytes, target: str | Path | bytes, config: AudioSearchConfig = AudioSearchConfig()
+) -> MatchEnvelope:
+    """Pairwise: where the audio of ``source`` (query) is found in ``target``; works on video soundtracks too."""
+    start = time.perf_counter()
+    a, b = _read(source), _read(target)
+    same = a is not None and b is not None and hashlib.sha256(a).digest() == hashlib.sha256(b).digest()
+    query = _signal(source, config)
+    reference = _signal(target, config)
+    segments = align_landmarks(
+        query_landmarks(query, config.fingerprint, config.align), fingerprint(reference, config.fingerprint),
+        config.fingerprint, config.align,
+    )
+    return audio_envelope(segments, score_of(segments), MediaType.AUDIO, query.duration_s, reference.duration_s,
+                          time.perf_counter() - start, config, same_bytes=same)
+
+
+def search_audio(
+    catalog: Any,
+    source: str | Path | bytes | AudioSignal,
+    top_k: int = 10,
+    config: AudioSearchConfig = AudioSearchConfig(),
+    postings: AudioPostings | None = None,
+) -> list[SearchHit]:
+    """Search the catalog's audio postings (audio assets and video soundtracks) for the audio of ``source``.
+
+    ``catalog`` needs ``env`` (its lmdb.Environment) and ``get_by_num(asset_num)``
+    returning the asset record (asset_id, media_type, metadata, duration_s).
+    """
+    start = time.perf_counter()
+    signal = _signal(source, config)
+    marks = query_landmarks(signal, config.fingerprint, config.align)
+    postings = postings or getattr(catalog, "audio_postings", None)
+    if postings is None:
+        try:
+            postings = AudioPostings(catalog.env, create=False)
+        except lmdb.NotFoundError:
+            LOG.info("catalog has no audio postings yet")
+            return []
+    with catalog.env.begin() as txn:
+        candidates = search_postings(postings, txn, marks, top_k, config)
+    elapsed = time.perf_counter() - start
+    hits: list[SearchHit] = []
+    for candidate in candidates:
+        record = catalog.get_by_num(candidate.asset_num)
+        if record is None:  # deleted between lookup and now
+            continue
+        envelope = audio_envelope(candidate.segments, candidate.score, record.media_type, signal.duration_s,
+                                  record.duration_s, elapsed, config)
+        hits.append(SearchHit(asset_id=record.asset_id, rank=len(hits) + 1, metadata=dict(record.metadata),
+                              envelope=envelope))
+    return hits
