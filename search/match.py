@@ -13,7 +13,7 @@ from indexer.media_source import MediaSource
 from indexer.media_types import MediaType
 from indexer.probe import detect_media_type
 from search.envelope import MatchEnvelope
-from search.query import SearchConfig, image_envelope
+from search.query import SearchConfig, decoder_input, audio_search_config, image_envelope
 
 
 def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedder,
@@ -37,5 +37,7 @@ def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedde
 
         envelope = match_videos(source, target, embedder, sampling=features.video, exact=exact)
     else:
-        raise BadInputError(f"{source.name}: {source_type.value} match is not available in this build")
+        from search.audio_search import match_audio
+
+        envelope = match_audio(decoder_input(source), decoder_input(target), audio_search_config(features))
     return dataclasses.replace(envelope, processing_time_ms=(time.perf_counter() - started) * 1000.0)

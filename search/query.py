@@ -62,10 +62,15 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
     elif media_type is MediaType.VIDEO:
         from search.video_search import search_video
 
-        hits = search_video(catalog, embedder, sample_frames(source, features.video), config.top_k,
-                            query_sha256=sha256)
+        video = sample_frames(source, features.video)
+        hits = search_video(catalog, embedder, video, config.top_k, query_sha256=sha256)
+        if video.has_audio:
+            hits = merge_hits(hits, _search_soundtrack(catalog, source, features, config.top_k))[: config.top_k]
     else:
-        raise BadInputError(f"{source.name}: {media_type.value} search is not available in this build")
+        from search.audio_search import search_audio
+
+        hits = search_audio(catalog, decoder_input(source), config.top_k, audio_search_config(features),
+                            postings=catalog.postings)
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     if config.matches_only:
         hits = [hit for hit in hits if hit.envelope.match]
@@ -73,6 +78,51 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
                                 envelope=dataclasses.replace(hit.envelope, processing_time_ms=elapsed_ms))
             for rank, hit in enumerate(hits, 1)]
     return QueryResult(source.name, elapsed_ms, tuple(hits))
+
+
+def audio_search_config(features: FeatureConfig):
+    """The audio search settings that match how the catalog fingerprinted its assets."""
+    from search.audio_search import AudioSearchConfig
+
+    return AudioSearchConfig(decode=features.audio_decode, fingerprint=features.audio)
+
+
+def decoder_input(source: MediaSource) -> str | bytes:
+    return str(source.path) if source.path is not None else source.data
+
+
+def _search_soundtrack(catalog: Catalog, source: MediaSource, features: FeatureConfig, top_k: int) -> list[SearchHit]:
+    """Audio hits for the soundtrack of a video query; a silent soundtrack simply finds nothing."""
+    from search.audio_search import search_audio
+
+    try:
+        return search_audio(catalog, decoder_input(source), top_k, audio_search_config(features),
+                            postings=catalog.postings)
+    except BadInputError:
+        return []
+
+
+def merge_hits(visual: list[SearchHit], audio: list[SearchHit]) -> list[SearchHit]:
+    """One ranking from the picture and the sound of a video query.
+
+    Each asset keeps the envelope of its stronger signal (the picture when they
+    tie, since its segments cover silent stretches too); the reason says when
+    the other signal matched as well. Ranked by score, best first.
+    """
+    by_asset: dict[str, SearchHit] = {}
+    for hit in [*visual, *audio]:
+        kept = by_asset.get(hit.asset_id)
+        if kept is None:
+            by_asset[hit.asset_id] = hit
+            continue
+        stronger, weaker = (kept, hit) if kept.envelope.similarity_score >= hit.envelope.similarity_score else (hit, kept)
+        if weaker.envelope.match:
+            note = f"; the {'sound' if stronger is kept else 'picture'} matches too " \
+                   f"(score {weaker.envelope.similarity_score:.2f})"
+            stronger = dataclasses.replace(stronger, envelope=dataclasses.replace(
+                stronger.envelope, reason=stronger.envelope.reason + note))
+        by_asset[hit.asset_id] = stronger
+    return sorted(by_asset.values(), key=lambda h: -h.envelope.similarity_score)
 
 
 def search_image(catalog: Catalog, embedding: np.ndarray, query_sha256: str,
