@@ -21,6 +21,7 @@ class BorderConfig:
     max_color_delta: float = 12.0  # grey levels between the line's mean and the edge colour
     min_keep_fraction: float = 0.25  # never trim a side to less than this share of the frame
     min_border_px: int = 2  # ignore trims thinner than this (noise, 1-px encoder edges)
+    analysis_px: int = 256  # statistics are taken on a grid this many lines across the short side
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,17 +48,26 @@ def _uniform_run(lines_mean: np.ndarray, lines_std: np.ndarray, config: BorderCo
 
 
 def detect_border(image: np.ndarray, config: BorderConfig = BorderConfig()) -> Crop:
-    """Box of ``image`` (H, W, 3) or (H, W) uint8 that remains after cutting uniform borders."""
-    grey = image.astype(np.float32)
+    """Box of ``image`` (H, W, 3) or (H, W) uint8 that remains after cutting uniform borders.
+
+    Statistics come from every ``step``-th row and column (a grid about
+    ``analysis_px`` lines across), so a 4K photo costs what a thumbnail does;
+    a bar's edge is then known to ``step`` pixels and is rounded towards
+    keeping the picture.
+    """
+    height, width = image.shape[:2]
+    step = max(1, min(height, width) // config.analysis_px)
+    grey = image[::step, ::step].astype(np.float32)
     if grey.ndim == 3:
         grey = grey.mean(axis=2)
-    height, width = grey.shape
     row_mean, row_std = grey.mean(axis=1), grey.std(axis=1)
     col_mean, col_std = grey.mean(axis=0), grey.std(axis=0)
-    top = _uniform_run(row_mean, row_std, config)
-    bottom = _uniform_run(row_mean[::-1], row_std[::-1], config)
-    left = _uniform_run(col_mean, col_std, config)
-    right = _uniform_run(col_mean[::-1], col_std[::-1], config)
+    runs = (_uniform_run(row_mean, row_std, config), _uniform_run(row_mean[::-1], row_std[::-1], config),
+            _uniform_run(col_mean, col_std, config), _uniform_run(col_mean[::-1], col_std[::-1], config))
+    if runs[0] >= len(row_mean) or runs[2] >= len(col_mean):
+        return Crop(0, height, 0, width)  # a uniform image: nothing to trim towards
+    # ``run`` flat sampled lines prove at least (run - 1) * step + 1 flat pixel lines.
+    top, bottom, left, right = (0 if run == 0 else (run - 1) * step + 1 for run in runs)
     return _bounded_crop(height, width, top, bottom, left, right, config)
 
 
