@@ -284,6 +284,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "calibration": pdq_cal,
             "test": evaluate([r for r in pdq if r["split"] == "test"], pdq_cal["threshold"]),
         },
+        "per_query": [{"query": r["query"], "split": r["split"], "transform": r["transform"], "asset_id": r["asset_id"],
+                       "truth": [dataclasses.asdict(t) for t in r["truth"]], "hits": r["hits"][:3]} for r in rows],
         "speed": speed | {
             "query_latency_10s_clip_p50_ms": 1000 * float(np.median(ten_s)),
             "query_latency_10s_clip_p99_ms": 1000 * float(np.percentile(ten_s, 99)),

@@ -27,7 +27,7 @@ from benchmarks import video_transforms as vt
 
 LOG = logging.getLogger(__name__)
 
-DATA_VERSION = 2
+DATA_VERSION = 3
 SIZE = (640, 360)
 FPS = 25.0
 CLIP_NAMES = ("bikes.mp4", "balle-jbart.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4", "retroMars2018.avi",
@@ -233,8 +233,8 @@ def _make_query(root: Path, name: str, kind: str, asset: str | None, videos: dic
             audio = vt.read_audio(music[-1 - int(rng.integers(3))], 25.0)
     else:
         raise ValueError(f"expected a known transformation, got {kind!r}")
-    frames, truth = vt.compose(pieces, SIZE, FPS)
-    length = sum(round((p.end_s - p.start_s) / p.speed * FPS) for p in pieces) / FPS
+    frames, truth = vt.compose(pieces, SIZE, encoding.fps)  # a frame-rate change keeps the speed
+    length = sum(round((p.end_s - p.start_s) / p.speed * encoding.fps) for p in pieces) / encoding.fps
     if audio is not None:
         audio = audio[: int(length * 44100)]
     path = vt.encode_frames(vt.apply_op(frames, op), root / "queries" / f"{name}{suffix}", encoding, audio)
@@ -272,13 +272,14 @@ def _load(manifest: Path) -> Dataset:
     return Dataset({k: Path(v) for k, v in payload["catalog"].items()}, tuple(queries))
 
 
+SPEED_VERSION = 2
 SPEED_SIZES = ((1280, 720), (1920, 1080))
 SPEED_PHOTOS = ("Aqua.jpg", "Dune.jpg", "FreshFlower.jpg", "Garden.jpg", "LadyBird.jpg", "Storm.jpg")
 
 
 def speed_videos(root: Path, seconds_per_photo: float = 5.0) -> dict[str, Path]:
     """H.264 videos at upload resolutions (720p, 1080p; 25 fps) panning over real photos, for speed figures."""
-    root = root / f"speed-v{DATA_VERSION}"
+    root = root / f"speed-v{SPEED_VERSION}"
     photos = {p.name: p for p in media_cache.photos()}
     shots = []
     for name in SPEED_PHOTOS:

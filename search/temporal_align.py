@@ -18,9 +18,11 @@ speed change. Three steps:
    searched, so two excerpts of one source in another order give two segments
    and an excerpt inside unrelated footage gives one with its own bounds.
 
-Times are turned into seconds by a least-squares line through the path
-(slope clipped to the allowed speed range), which averages out the sampling
-phase; segment ends are extended by half a sampling step on each side.
+Times are turned into seconds by a line through the path: each row's
+sub-frame best reference position, weighted by how peaked it is (rows inside
+a still shot say little), speed 1 unless a fitted speed (clipped to the
+allowed range) explains the path clearly better; this averages out the
+sampling phase. Segment ends are extended by half a sampling step.
 """
 
 from __future__ import annotations
@@ -43,13 +45,14 @@ class AlignConfig:
     """Parameters of the aligner; similarities are cosine similarities of L2-normalised embeddings."""
 
     match_threshold: float = 0.3  # normalised similarity at which a frame pair turns from cost to gain
-    skip_penalty: float = 0.15  # cost of a step that skips one query or one reference frame
+    skip_penalty: float = 0.1  # cost of a step that skips one query or one reference frame
     min_frames: int = 3  # fewest frame pairs on a path that makes a segment
     min_path_score: float = 0.6  # least accumulated gain of a path that makes a segment
     max_segments: int = 8
     background_weight: float = 1.0  # share of the background similarity subtracted
     min_speed: float = 0.85  # slope range of the fitted line (reference seconds per query second)
     max_speed: float = 1.18
+    slope_evidence: float = 0.7  # a fitted speed must cut the path's residuals to this share of speed 1's
     length_frames: float = 3.0  # score damping: short paths count 1 - exp(-n / length_frames)
 
     def __post_init__(self) -> None:
@@ -129,14 +132,18 @@ def _step(times: np.ndarray) -> float:
     return float(np.median(np.diff(times))) if len(times) > 1 else 1.0
 
 
-def _refined_columns(path: list[tuple[int, int]], norm: np.ndarray, radius: int = 2) -> np.ndarray:
-    """Sub-frame reference position per path row: the best column near the path, parabola-interpolated.
+def _refined_columns(path: list[tuple[int, int]], norm: np.ndarray, radius: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-frame reference position per path row and how much that row can be trusted.
 
-    The path itself prefers diagonal steps (skips cost a penalty), so on slow
-    pans it drifts from the true slope; the local maxima do not.
+    The position is the best column near the path, parabola-interpolated: the
+    path prefers diagonal steps (skips cost a penalty), so on slow pans it
+    drifts from the true slope; the local maxima do not. The weight is the
+    peak's contrast with the columns 2-4 frames away: a row inside a still
+    shot matches the whole shot alike and says nothing about the offset.
     """
     nr = norm.shape[1]
-    out = np.empty(len(path), np.float64)
+    positions = np.empty(len(path), np.float64)
+    weights = np.empty(len(path), np.float64)
     for k, (i, j) in enumerate(path):
         lo, hi = max(0, j - radius), min(nr, j + radius + 1)
         best = lo + int(np.argmax(norm[i, lo:hi]))
@@ -146,8 +153,36 @@ def _refined_columns(path: list[tuple[int, int]], norm: np.ndarray, radius: int 
             curvature = left - 2 * mid + right
             if curvature < 0:
                 position += float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
-        out[k] = position
-    return out
+        positions[k] = position
+        far = [norm[i, c] for c in (*range(best - 4, best - 1), *range(best + 2, best + 5)) if 0 <= c < nr]
+        weights[k] = max(float(norm[i, best] - np.mean(far)), 0.0) if far else 0.0
+    return positions, weights + 1e-3
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _fit_line(tq: np.ndarray, tr: np.ndarray, weights: np.ndarray, config: AlignConfig) -> tuple[float, float]:
+    """Slope and offset of reference time against query time.
+
+    Speed 1 unless a fitted slope explains the path clearly better (weighted
+    residuals down by ``config.slope_evidence``): a quasi-static stretch at one
+    end of a path otherwise bends the line and moves the far boundary.
+    """
+    offset_1 = _weighted_median(tr - tq, weights)
+    if len(tq) < 4 or np.ptp(tq) <= 0:
+        return 1.0, offset_1
+    slope = float(np.polyfit(tq, tr, 1, w=np.sqrt(weights))[0])
+    slope = float(np.clip(slope, config.min_speed, config.max_speed))
+    offset = _weighted_median(tr - slope * tq, weights)
+    residual_1 = np.average(np.abs(tr - tq - offset_1), weights=weights)
+    residual = np.average(np.abs(tr - slope * tq - offset), weights=weights)
+    if residual < config.slope_evidence * residual_1:
+        return slope, offset
+    return 1.0, offset_1
 
 
 def _segment_from_path(
@@ -162,12 +197,9 @@ def _segment_from_path(
     rows = np.array([p[0] for p in path])
     cols = np.array([p[1] for p in path])
     tq = query_times_s[rows]
-    tr = np.interp(_refined_columns(path, norm), np.arange(len(reference_times_s)), reference_times_s)
-    slope = 1.0
-    if len(path) >= 3 and np.ptp(tq) > 0:
-        slope = float(np.polyfit(tq, tr, 1)[0])
-        slope = float(np.clip(slope, config.min_speed, config.max_speed))
-    offset = float(np.mean(tr - slope * tq))
+    positions, weights = _refined_columns(path, norm)
+    tr = np.interp(positions, np.arange(len(reference_times_s)), reference_times_s)
+    slope, offset = _fit_line(tq, tr, weights, config)
     half_q = _step(query_times_s) / 2
     # A path reaching the first or last sampled frame runs to that end of the video.
     source_start = 0.0 if rows[0] == 0 else max(0.0, float(tq[0]) - half_q)
