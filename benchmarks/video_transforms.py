@@ -30,6 +30,7 @@ CODECS: dict[str, dict[str, str]] = {
     "libx265": {"preset": "ultrafast", "x265-params": "log-level=error"},
     "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "row-mt": "1"},
     "mpeg4": {},
+    "libsvtav1": {"preset": "12"},
 }
 
 

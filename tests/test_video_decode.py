@@ -82,6 +82,17 @@ def test_pillarboxed_copy_is_trimmed_to_the_picture(tmp_path: Path, shots: list[
     assert width / height == pytest.approx(16 / 9, rel=0.05)
 
 
+@pytest.mark.parametrize(("codec", "suffix"), [("libsvtav1", ".mp4"), ("libx264", ".mov"), ("mpeg4", ".avi"),
+                                              ("libvpx-vp9", ".webm"), ("libx265", ".mkv")])
+def test_codecs_and_containers(tmp_path: Path, shots: list[Shot], codec: str, suffix: str) -> None:
+    rendered = list(render_shots(shots, (320, 180), FPS))
+    path = encode_frames(rendered, tmp_path / f"clip{suffix}", Encoding(codec=codec, fps=FPS))
+    video = sample_frames(path)
+    assert video.n_frames == 12 and video.frames[0].shape == (180, 320, 3)
+    index = int(round(video.times_s[9] * FPS))
+    assert np.abs(video.frames[9].astype(np.float32) - rendered[index]).mean() < 8.0
+
+
 def test_skipping_nonreference_frames_keeps_times_close(clip: Path) -> None:
     exact = sample_frames(clip, VideoSamplingConfig(skip_nonref=False))
     fast = sample_frames(clip)
