@@ -20,6 +20,7 @@ from indexer.features import FeatureConfig
 from indexer.ingest import Ingestor, items_from_manifest, items_from_paths
 from indexer.media_source import MediaSource
 from indexer.vector_index import VectorIndexConfig
+from search.cli_remote import add_client_flags, add_serve_parser, cmd_serve, remote_ingest, remote_match, remote_search
 
 LOG = logging.getLogger("nearmatch")
 
@@ -32,26 +33,30 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="add files, directories or a manifest to a catalog")
-    ingest.add_argument("--catalog", required=True, type=Path)
+    ingest.add_argument("--catalog", type=Path, help="catalog directory (or --server)")
     ingest.add_argument("--model", choices=[m.value for m in ModelName],
                         help="visual model for a new catalog (default: the catalog's, or sscd_distilled)")
-    ingest.add_argument("--index-factory", default="Flat", help="FAISS factory string for a new catalog's index")
+    ingest.add_argument("--index-factory", help="FAISS factory string for a new catalog's index (default Flat)")
+    ingest.add_argument("--index-search-params", default="", help='FAISS search parameters, e.g. "nprobe=16"')
     ingest.add_argument("--manifest", type=Path, help='JSON lines: {"asset_id", "path" or "url", "metadata"}')
     ingest.add_argument("--json", action="store_true", help="print one JSON summary object")
     ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    add_client_flags(ingest)
 
     search = commands.add_parser("search", help="find catalog assets matching each query")
-    search.add_argument("--catalog", required=True, type=Path)
+    search.add_argument("--catalog", type=Path, help="catalog directory (or --server)")
     search.add_argument("--top-k", type=int, default=10)
     search.add_argument("--matches-only", action="store_true", help="leave out hits below the match threshold")
     search.add_argument("--json", action="store_true", help="one JSON object per query per line")
     search.add_argument("queries", nargs="+", metavar="QUERY")
+    add_client_flags(search)
 
     match = commands.add_parser("match", help="compare two media directly")
     match.add_argument("source")
     match.add_argument("target")
     match.add_argument("--model", choices=[m.value for m in ModelName], default=ModelName.SSCD_DISTILLED.value)
     match.add_argument("--json", action="store_true")
+    add_client_flags(match)
 
     delete = commands.add_parser("delete", help="remove assets from a catalog")
     delete.add_argument("--catalog", required=True, type=Path)
@@ -61,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="describe a catalog")
     stats.add_argument("--catalog", required=True, type=Path)
     stats.add_argument("--json", action="store_true")
+
+    add_serve_parser(commands)
     return parser
 
 
@@ -82,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def open_catalog_features(catalog_dir: Path, model: str | None, index_factory: str = "Flat",
+def open_catalog_features(catalog_dir: Path, model: str | None, index: VectorIndexConfig | None = None,
                           create: bool = True) -> tuple[Catalog, FeatureConfig]:
     """Open a catalog with the features it was built with (or ``model``'s for a new one)."""
     with Catalog.open(catalog_dir, None, create=create) as existing:
@@ -91,8 +98,7 @@ def open_catalog_features(catalog_dir: Path, model: str | None, index_factory: s
         features = FeatureConfig.from_record(stored)
     else:
         features = FeatureConfig(visual=ExtractorConfig(model=ModelName(model or ModelName.SSCD_DISTILLED)))
-    config = CatalogConfig(index=VectorIndexConfig(factory=index_factory))
-    return Catalog.open(catalog_dir, features.record(), config), features
+    return Catalog.open(catalog_dir, features.record(), CatalogConfig(index=index)), features
 
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None:
@@ -100,12 +106,15 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    if _require_catalog_or_server(args):
+        return remote_ingest(args, _emit)
     if not args.paths and args.manifest is None:
         raise BadInputError("expected at least one PATH or --manifest, got neither")
     items = list(items_from_paths(args.paths))
     if args.manifest is not None:
         items += list(items_from_manifest(args.manifest))
-    catalog, features = open_catalog_features(args.catalog, args.model, args.index_factory)
+    index = None if args.index_factory is None else VectorIndexConfig(args.index_factory, args.index_search_params)
+    catalog, features = open_catalog_features(args.catalog, args.model, index)
     with catalog:
         ingestor = Ingestor(catalog, FrameEmbedder(features.visual), features, fetch_url=_url_fetcher())
         with _progress(len(items), "ingest") as bar:
@@ -121,6 +130,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from search.query import SearchConfig, search_media
 
+    if _require_catalog_or_server(args):
+        return remote_search(args, _emit)
     config = SearchConfig(top_k=args.top_k, matches_only=args.matches_only)
     catalog, features = open_catalog_features(args.catalog, None, create=False)
     with catalog:
@@ -142,6 +153,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_match(args: argparse.Namespace) -> int:
     from search.match import match_media
 
+    if args.server is not None:
+        return remote_match(args, _emit)
     features = FeatureConfig(visual=ExtractorConfig(model=ModelName(args.model)))
     envelope = match_media(_media_source(args.source), _media_source(args.target), FrameEmbedder(features.visual),
                            features=features)
@@ -164,7 +177,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "match": cmd_match, "delete": cmd_delete, "stats": cmd_stats}
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "match": cmd_match, "delete": cmd_delete, "stats": cmd_stats,
+            "serve": cmd_serve}
+
+
+def _require_catalog_or_server(args: argparse.Namespace) -> bool:
+    """True when the command goes to a server; exactly one of --catalog and --server is needed."""
+    if (args.catalog is None) == (args.server is None):
+        raise BadInputError("expected exactly one of --catalog DIR or --server HOST:PORT, got "
+                            + ("neither" if args.catalog is None else "both"))
+    return args.server is not None
 
 
 def _media_source(reference: str) -> MediaSource:

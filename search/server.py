@@ -434,8 +434,8 @@ def stop_server(server: grpc.Server, grace_s: float | None = None) -> None:
             servicer.catalog.close()
 
 
-def serve(config: ServerConfig) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+def serve(config: ServerConfig, on_ready: Callable[[int], None] | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully; ``on_ready(port)`` once listening."""
     server, port = create_server(config)
     done = threading.Event()
 
@@ -445,7 +445,8 @@ def serve(config: ServerConfig) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        LOG.warning("nearmatch serving on %s:%d", config.host, port)
+        if on_ready is not None:
+            on_ready(port)
         done.wait()
     finally:
         stop_server(server, config.grace_s)
