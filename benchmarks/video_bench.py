@@ -241,6 +241,7 @@ def _row(query: video_dataset.Query, hits: list[dict[str, Any]]) -> dict[str, An
 # ----------------------------------------------------------------- main
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sampling = VideoSamplingConfig(fps=args.fps)
+    load_before = os.getloadavg()
     embedder = FrameEmbedder(ExtractorConfig(threads=os.cpu_count() or 2))
     started = time.perf_counter()
     dataset = video_dataset.build(CACHE_DIR / "video_bench", embedder.embed)
@@ -271,7 +272,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "command": "python -m benchmarks.video_bench " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),
-                    "python": platform.python_version(), "pyav": av.__version__},
+                    "python": platform.python_version(), "pyav": av.__version__,
+                    # Other work on a shared machine slows the speed figures: the 1-minute load average.
+                    "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
         "model": embedder.record(),
         "sampling": dataclasses.asdict(sampling) | {"border": None},
         "dataset": {"catalog_videos": len(dataset.catalog), "catalog_seconds": round(catalog_seconds, 1),
@@ -301,7 +304,8 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
         "# Video benchmark",
         "",
         f"Command: `{result['command']}`  ",
-        f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}, PyAV {result['machine']['pyav']}  ",
+        f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}, PyAV {result['machine']['pyav']}, "
+        f"load average before/after {result['machine']['load_average_before_after']}  ",
         f"Model: {result['model']['model']} at {result['model']['input_size']} px; sampling {result['sampling']['fps']} fps",
         "",
         f"Data: {result['dataset']['catalog_videos']} catalog videos ({result['dataset']['catalog_seconds']} s, "

@@ -8,7 +8,9 @@ speed change. Three steps:
 1. Normalise: subtract from each frame pair the larger of the two frames'
    similarity to a background set (black, blank, flat and gradient frames),
    so that matches carried by black, blank or static frames score near zero,
-   as copy-detection systems normalise against background statistics.
+   as copy-detection systems normalise against background statistics
+   (squared, so content only a little like a blank frame, a sky or a
+   gradient, keeps most of its similarity).
 2. Local alignment (Smith-Waterman): the best-scoring monotone path of
    diagonal steps, with penalised steps that skip one query or one reference
    frame (slopes 1/2 and 2 locally, any average slope in between). Each row
@@ -49,7 +51,8 @@ class AlignConfig:
     min_frames: int = 3  # fewest frame pairs on a path that makes a segment
     min_path_score: float = 0.6  # least accumulated gain of a path that makes a segment
     max_segments: int = 8
-    background_weight: float = 1.0  # share of the background similarity subtracted
+    background_weight: float = 1.0  # share of the (powered) background similarity subtracted
+    background_power: float = 2.0  # > 1 spares real content that is a little blank-like (gradients, skies)
     min_speed: float = 0.85  # slope range of the fitted line (reference seconds per query second)
     max_speed: float = 1.18
     slope_evidence: float = 0.7  # a fitted speed must cut the path's residuals to this share of speed 1's
@@ -67,8 +70,9 @@ def normalize_similarity(
     query_background: np.ndarray | None = None,
     reference_background: np.ndarray | None = None,
     weight: float = 1.0,
+    power: float = 1.0,
 ) -> np.ndarray:
-    """``sim`` float32 (nq, nr) minus ``weight`` x max(query_background[i], reference_background[j]).
+    """``sim`` float32 (nq, nr) minus ``weight`` x max(query_background[i], reference_background[j]) ** ``power``.
 
     The backgrounds are each frame's highest similarity to a set of
     uninformative frames (float32 (nq,) and (nr,)); a missing one counts as 0.
@@ -80,7 +84,7 @@ def normalize_similarity(
     if bq.shape != (nq,) or br.shape != (nr,):
         raise ValueError(f"expected backgrounds of shapes ({nq},) and ({nr},), got {bq.shape} and {br.shape}")
     background = np.maximum(np.clip(bq, 0, 1)[:, None], np.clip(br, 0, 1)[None, :])
-    return sim - weight * background
+    return sim - weight * background**power
 
 
 def local_alignment(gain: np.ndarray, skip_penalty: float) -> tuple[np.ndarray, np.ndarray]:
@@ -241,7 +245,8 @@ def align(
         query_duration_s = float(query_times_s[-1]) + _step(query_times_s)
     if reference_duration_s is None:
         reference_duration_s = float(reference_times_s[-1]) + _step(reference_times_s)
-    norm = normalize_similarity(sim, query_background, reference_background, config.background_weight)
+    norm = normalize_similarity(sim, query_background, reference_background, config.background_weight,
+                                config.background_power)
     gain = norm - config.match_threshold
     segments: list[Segment] = []
     for _ in range(config.max_segments):

@@ -187,3 +187,22 @@ def test_pairwise_match_returns_segments(library: Library, embedder: FrameEmbedd
 def test_pairwise_match_rejects_a_corrupt_video(library: Library, embedder: FrameEmbedder) -> None:
     with pytest.raises(BadInputError):
         match_videos(library.paths["A"].read_bytes()[:3000], library.paths["B"], embedder)
+
+
+def test_black_and_flat_frames_do_not_make_a_match(library: Library, embedder: FrameEmbedder,
+                                                   photos: dict[str, np.ndarray]) -> None:
+    """Two unrelated videos that both open on 8 s of black and 4 s of flat grey do not match."""
+
+    def video(name: str, photo: str) -> Path:
+        blank = [np.zeros((SIZE[1], SIZE[0], 3), np.uint8)] * int(8 * FPS) + \
+                [np.full((SIZE[1], SIZE[0], 3), 128, np.uint8)] * int(4 * FPS)
+        frames = [*blank, *render_shots([Shot(photos[photo], 8.0, "pan")], SIZE, FPS)]
+        return encode_frames(frames, library.folder / f"{name}.mp4", Encoding(fps=FPS))
+
+    first, second = video("dark_astronaut", "astronaut"), video("dark_retina", "retina")
+    envelope = match_videos(first, second, embedder)
+    assert not envelope.match and envelope.matched_segments == ()
+    same = match_videos(first, video("dark_astronaut_again", "astronaut"), embedder)
+    assert same.match  # the picture after the black still matches
+    (segment,) = same.matched_segments
+    assert segment.source_start_s >= 11.0  # and the black and grey part is not in the segment
