@@ -378,52 +378,37 @@ class Catalog:
 
     def search_frames(self, queries: np.ndarray, k: int) -> list[list[FrameHit]]:
         """Top-``k`` frames per query row of (q, 512) float32; deleted ids are dropped."""
-        with self._lock:
-            scores, ids = self._frame_index.search(queries, k + self._frame_index.tombstones)
-        out: list[list[FrameHit]] = []
-        with self.env.begin() as txn:
-            cursor = txn.cursor(db=self._dbs["frame_ranges"])
-            times_cache: dict[str, np.ndarray] = {}
-            for row_scores, row_ids in zip(scores, ids):
-                hits: list[FrameHit] = []
-                for score, vector_id in zip(row_scores, row_ids):
-                    resolved = _resolve(cursor, int(vector_id))
-                    if resolved is None:
-                        continue
-                    asset_id, frame_index = resolved
-                    if asset_id not in times_cache:
-                        times_cache[asset_id] = self.frame_times(asset_id)
-                    hits.append(FrameHit(asset_id, frame_index, float(times_cache[asset_id][frame_index]),
-                                         float(score)))
-                    if len(hits) == k:
-                        break
-                out.append(hits)
-        return out
+        times = _CachedTimes(self)
+        return [[FrameHit(asset_id, offset, times.of(asset_id)[offset], score) for asset_id, offset, score in row]
+                for row in self._search_ids(self._frame_index, "frame_ranges", queries, k)]
 
     def search_windows(self, queries: np.ndarray, k: int) -> list[list[WindowHit]]:
         """Top-``k`` pooled windows per query row of (q, 512) float32 (L2-normalised)."""
-        with self._lock:
-            scores, ids = self._window_index.search(queries, k + self._window_index.tombstones)
-        out: list[list[WindowHit]] = []
+        times = _CachedTimes(self)
         size = self.config.window_frames
+        out = []
+        for row in self._search_ids(self._window_index, "window_ranges", queries, k):
+            hits = []
+            for asset_id, window_index, score in row:
+                asset_times = times.of(asset_id)
+                first = int(pool_windows(np.zeros((len(asset_times), 1), np.float32), size)[1][window_index])
+                last = min(first + size, len(asset_times)) - 1
+                hits.append(WindowHit(asset_id, window_index, asset_times[first], asset_times[last], score))
+            out.append(hits)
+        return out
+
+    def _search_ids(self, index: VectorIndex, ranges_db: str, queries: np.ndarray,
+                    k: int) -> list[list[tuple[str, int, float]]]:
+        """(asset_id, offset within the asset, score) of the top ``k`` live ids per query row."""
+        with self._lock:
+            scores, ids = index.search(queries, k + index.tombstones)
+        out = []
         with self.env.begin() as txn:
-            cursor = txn.cursor(db=self._dbs["window_ranges"])
+            cursor = txn.cursor(db=self._dbs[ranges_db])
             for row_scores, row_ids in zip(scores, ids):
-                hits: list[WindowHit] = []
-                for score, vector_id in zip(row_scores, row_ids):
-                    resolved = _resolve(cursor, int(vector_id))
-                    if resolved is None:
-                        continue
-                    asset_id, window_index = resolved
-                    times = self.frame_times(asset_id)
-                    _, starts = pool_windows(np.zeros((len(times), 1), np.float32), size)
-                    first = int(starts[window_index])
-                    last = min(first + size, len(times)) - 1
-                    hits.append(WindowHit(asset_id, window_index, float(times[first]), float(times[last]),
-                                          float(score)))
-                    if len(hits) == k:
-                        break
-                out.append(hits)
+                resolved = ((_resolve(cursor, int(i)), float(score)) for score, i in zip(row_scores, row_ids))
+                live = [(where[0], where[1], score) for where, score in resolved if where is not None]
+                out.append(live[:k])
         return out
 
     def audio_postings(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -516,6 +501,19 @@ class Catalog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _CachedTimes:
+    """Frame times per asset, read once per search."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._times: dict[str, list[float]] = {}
+
+    def of(self, asset_id: str) -> list[float]:
+        if asset_id not in self._times:
+            self._times[asset_id] = self._catalog.frame_times(asset_id).tolist()
+        return self._times[asset_id]
 
 
 def _put_range(txn: lmdb.Transaction, db: Any, first_id: int, count: int, key: bytes) -> None:
