@@ -30,7 +30,7 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator
 
 import lmdb
 import numpy as np
@@ -38,7 +38,8 @@ import numpy as np
 from indexer.audio_fingerprint import Fingerprint
 from indexer.audio_postings import AudioPostings, pack_hash_set, unpack_hash_set
 from indexer.errors import BadInputError, CatalogMismatchError, NotFoundError
-from indexer.media_types import MediaType
+from indexer.records import AssetRecord, FrameHit, WindowHit
+from indexer.windows import pool_windows
 from indexer.vector_index import MIN_TRAINING_VECTORS, VectorIndex, VectorIndexConfig
 
 LOG = logging.getLogger(__name__)
@@ -63,77 +64,6 @@ class CatalogConfig:
     def __post_init__(self) -> None:
         if self.window_frames < 1:
             raise ValueError(f"expected window_frames >= 1, got {self.window_frames}")
-
-
-@dataclasses.dataclass(frozen=True)
-class AssetRecord:
-    asset_id: str
-    media_type: MediaType
-    source: str
-    sha256: str
-    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
-    duration_s: float = 0.0
-    width: int = 0
-    height: int = 0
-    fps_sampled: float = 0.0
-    n_frames: int = 0
-    has_audio: bool = False
-    ingested_at: float = 0.0
-    # Assigned by the catalog on put_asset:
-    asset_num: int = -1
-    first_frame_id: int = -1
-    first_window_id: int = -1
-    n_windows: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "media_type", MediaType(self.media_type))
-        if not self.asset_id or len(self.asset_id.encode()) > 500:
-            raise BadInputError(f"expected an asset_id of 1 to 500 bytes, got {self.asset_id!r}")
-
-    def to_json(self) -> bytes:
-        payload = dataclasses.asdict(self)
-        payload["media_type"] = self.media_type.value
-        return json.dumps(payload, sort_keys=True).encode()
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> "AssetRecord":
-        return cls(**json.loads(raw))
-
-
-class FrameHit(NamedTuple):
-    asset_id: str
-    frame_index: int
-    time_s: float
-    score: float
-
-
-class WindowHit(NamedTuple):
-    asset_id: str
-    window_index: int
-    start_s: float
-    end_s: float
-    score: float
-
-
-def pool_windows(embeddings: np.ndarray, window_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean-pool (n, d) frame embeddings over windows of ``window_frames`` with half overlap.
-
-    Returns L2-normalised window embeddings (w, d) float32 and each window's
-    first frame index (w,) int64; the last window always reaches the last frame.
-    """
-    n = len(embeddings)
-    if n == 0:
-        return np.zeros((0, embeddings.shape[1]), np.float32), np.zeros(0, np.int64)
-    size = min(window_frames, n)
-    stride = max(1, size // 2)
-    starts = list(range(0, n - size + 1, stride))
-    if starts[-1] != n - size:
-        starts.append(n - size)
-    cumulative = np.vstack([np.zeros((1, embeddings.shape[1])), np.cumsum(embeddings, axis=0, dtype=np.float64)])
-    starts_arr = np.asarray(starts, dtype=np.int64)
-    pooled = (cumulative[starts_arr + size] - cumulative[starts_arr]).astype(np.float32)
-    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-    return pooled, starts_arr
 
 
 class Catalog:
