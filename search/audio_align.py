@@ -9,7 +9,7 @@ and the inliers, split at gaps, become segments. Several segments come out
 when the query reuses the reference more than once.
 
 Scores: a segment whose line holds hits at ``n`` distinct query frames, ``b`` of them expected by chance,
-scores ``1 - exp(-(n - b) / score_scale)``, in [0, 1). The audio threshold in
+scores ``1 - exp(-(n - b - 3 sqrt(b)) / score_scale)``, in [0, 1). The audio threshold in
 ``search.thresholds`` applies to it; an asset scores its best segment.
 """
 
@@ -35,15 +35,15 @@ class AlignConfig:
     bin_frames: int = 4  # offset histogram bin width
     slope_tolerance: float = 0.02  # offset drift allowed per frame of query before the line fit
     inlier_frames: float = 2.0  # distance to the fitted line that counts as a hit
-    max_gap_s: float = 4.0  # a longer run without hits splits a segment
-    min_hits: int = 6  # fewer inliers is never a segment
+    max_gap_s: float = 6.0  # a longer run without hits splits a segment
+    min_hits: int = 4  # fewer inliers is never a segment
     max_segments: int = 8  # per (query, reference) pair
-    score_scale: float = 12.0
+    score_scale: float = 8.0
     max_candidates: int = 50  # assets aligned in full per query, by histogram peak
     # Queries are analysed denser than the catalog: more of the catalog's peak
     # pairs are then among the query's under noise or a voice-over.
     query_peaks_per_s: int = 64
-    query_fan_out: int = 12
+    query_fan_out: int = 6
 
     def __post_init__(self) -> None:
         if not self.time_scales or not self.pitch_shifts_st:
@@ -72,6 +72,7 @@ class Hits(NamedTuple):
     query_t: np.ndarray  # int64 frames
     ref_t: np.ndarray  # int64 frames
     hypothesis: np.ndarray  # int32
+    hashes: np.ndarray  # uint32, the hash that produced the hit
 
 
 def query_landmarks(
@@ -175,41 +176,60 @@ def segments_from_hits(
     alive = np.ones(q.shape[0], dtype=bool)
     max_gap = config.max_gap_s / frame_s
     segments: list[Segment] = []
-    for _ in range(4 * config.max_segments):
-        if alive.sum() < config.min_hits or len(segments) >= config.max_segments:
+    # One sort: hits grouped by (hypothesis, offset bin), and per hypothesis by offset.
+    offsets = r - scales[hyp] * q
+    bins = np.floor(offsets / config.bin_frames).astype(np.int64)
+    key = hyp.astype(np.int64) * (1 << 40) + (bins - bins.min())
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    group_start = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    group_size = np.diff(np.r_[group_start, key.shape[0]])
+    seed_min = max(2, config.min_hits // 3)
+    window = config.bin_frames + config.slope_tolerance * query_frames
+    by_hyp = {}
+    for h in np.unique(hyp):
+        members_h = np.flatnonzero(hyp == h)
+        members_h = members_h[np.argsort(offsets[members_h], kind="stable")]
+        by_hyp[int(h)] = (members_h, offsets[members_h])
+    tried = 0
+    for group in np.argsort(-group_size, kind="stable"):
+        if group_size[group] < seed_min or tried >= 4 * config.max_segments or len(segments) >= config.max_segments:
             break
-        idx = np.nonzero(alive)[0]
-        offsets = r[idx] - scales[hyp[idx]] * q[idx]
-        bins = np.floor(offsets / config.bin_frames).astype(np.int64)
-        key = hyp[idx].astype(np.int64) * (1 << 40) + (bins - bins.min())
-        uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-        best = int(np.argmax(counts))
-        if counts[best] < max(2, config.min_hits // 3):
-            break
-        seed = idx[inverse == best]
+        seed = order[group_start[group] : group_start[group] + group_size[group]]
+        seed = seed[alive[seed]]
+        if seed.shape[0] < seed_min:
+            continue
+        tried += 1
         h = int(hyp[seed[0]])
         scale = float(scales[h])
-        offset = float(np.median(r[seed] - scale * q[seed]))
-        same = idx[hyp[idx] == h]
+        offset = float(np.median(offsets[seed]))
+        members_h, sorted_offsets = by_hyp[h]
+        lo, hi = np.searchsorted(sorted_offsets, [offset - window, offset + window])
+        same = members_h[lo:hi]
+        same = same[alive[same]]
         span = q[same] - np.median(q[seed])
-        near = same[np.abs(r[same] - scale * q[same] - offset) <= config.bin_frames + config.slope_tolerance * np.abs(span)]
+        near = same[np.abs(offsets[same] - offset) <= config.bin_frames + config.slope_tolerance * np.abs(span)]
         a, b, inl = _fit_line(q[near], r[near], scale, offset, config)
         members = near[inl] if inl.sum() >= 2 else seed
         # Everything on this line (any hypothesis) is consumed, whatever becomes of it.
         on_line = alive & (np.abs(r - (a * q + b)) <= config.inlier_frames + config.bin_frames)
         on_line[seed] = True
         alive &= ~on_line
-        qt = np.sort(q[members])
+        members = members[np.argsort(q[members], kind="stable")]
+        qt = q[members]
         cuts = np.nonzero(np.diff(qt) > max_gap)[0] + 1
-        for run in np.split(qt, cuts):
-            # Evidence is the number of distinct query frames on the line: the pairs
-            # of one chord onset that all land on one reference frame count once.
-            n_hits = int(np.unique(run).shape[0])
+        for run, run_members in zip(np.split(qt, cuts), np.split(members, cuts)):
+            # Evidence: distinct query frames on the line (the pairs of one chord
+            # onset that land on one reference frame count once), and distinct
+            # hashes (a sustained chord repeats a few hashes along any line).
+            n_hits = int(min(np.unique(run).shape[0], np.unique(hits.hashes[run_members]).shape[0]))
             if n_hits < config.min_hits:
                 continue
             run_frames = max(run[-1] - run[0] + 1.0, 1.0 / frame_s)
             expected = per_hyp[h] * width / offset_range * min(1.0, run_frames / query_frames)
-            score = float(1.0 - np.exp(-max(0.0, n_hits - expected) / config.score_scale))
+            # Chance lines are the best of many tries: subtract a 3-sigma margin too.
+            excess = n_hits - expected - 3.0 * np.sqrt(expected)
+            score = float(1.0 - np.exp(-max(0.0, excess) / config.score_scale))
             src_start = run[0] * frame_s
             src_end = min(query_duration_s, (run[-1] + 1) * frame_s) if query_duration_s > 0 else (run[-1] + 1) * frame_s
             src_end = max(src_end, src_start)
@@ -229,7 +249,7 @@ def align_landmarks(
     """Pairwise: segments where the query (landmarks) is found in the reference fingerprint."""
     qh = query_hashes(query, fp_config, config)
     rows, ref_t = join_hashes(qh.hashes, reference.hashes, reference.times)
-    hits = Hits(qh.times[rows], ref_t, qh.hypothesis[rows])
+    hits = Hits(qh.times[rows], ref_t, qh.hypothesis[rows], qh.hashes[rows])
     return segments_from_hits(hits, qh.scales, query.frame_s, query.duration_s, config)
 
 
@@ -238,7 +258,7 @@ def align_fingerprints(query: Fingerprint, reference: Fingerprint, config: Align
     if query.frame_s != reference.frame_s:
         raise ValueError(f"expected fingerprints with one frame length, got {query.frame_s} and {reference.frame_s}")
     rows, ref_t = join_hashes(query.hashes, reference.hashes, reference.times)
-    hits = Hits(query.times[rows].astype(np.int64), ref_t, np.zeros(rows.shape[0], np.int32))
+    hits = Hits(query.times[rows].astype(np.int64), ref_t, np.zeros(rows.shape[0], np.int32), query.hashes[rows])
     return segments_from_hits(hits, np.ones(1), query.frame_s, query.duration_s, config)
 
 

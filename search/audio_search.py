@@ -74,12 +74,12 @@ def search_postings(
     for asset, lo, hi in zip(uniq, starts, ends):
         if hi - lo < config.align.min_hits:
             continue
-        hits = Hits(qh.times[rows[lo:hi]], ref_t[lo:hi], qh.hypothesis[rows[lo:hi]])
+        hits = Hits(qh.times[rows[lo:hi]], ref_t[lo:hi], qh.hypothesis[rows[lo:hi]], qh.hashes[rows[lo:hi]])
         peaks.append((best_offset_count(hits, qh.scales, config.align), int(asset), lo, hi))
     peaks.sort(key=lambda p: -p[0])
     out: list[AudioCandidate] = []
     for _, asset, lo, hi in peaks[: max(config.align.max_candidates, top_k)]:
-        hits = Hits(qh.times[rows[lo:hi]], ref_t[lo:hi], qh.hypothesis[rows[lo:hi]])
+        hits = Hits(qh.times[rows[lo:hi]], ref_t[lo:hi], qh.hypothesis[rows[lo:hi]], qh.hashes[rows[lo:hi]])
         segments = segments_from_hits(hits, qh.scales, marks.frame_s, marks.duration_s, config.align)
         score = score_of(segments)
         if score > 0:
@@ -186,7 +186,8 @@ def search_audio(
     start = time.perf_counter()
     signal = _signal(source, config)
     marks = query_landmarks(signal, config.fingerprint, config.align)
-    postings = postings or getattr(catalog, "audio_postings", None)
+    if postings is None and isinstance(getattr(catalog, "postings", None), AudioPostings):
+        postings = catalog.postings
     if postings is None:
         try:
             postings = AudioPostings(catalog.env, create=False)

@@ -1,0 +1,118 @@
+"""Audio search through the catalog's LMDB postings, video soundtracks, delete, and pairwise match_audio."""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from benchmarks.audio_transforms import encode, music_like
+from indexer.audio_decode import decode_audio
+from indexer.audio_fingerprint import fingerprint
+from indexer.catalog import AssetRecord, Catalog
+from indexer.media_types import MediaType
+from search.audio_search import match_audio, search_audio
+from search.envelope import MatchType
+
+RATE = 16000
+
+
+def _video_with_soundtrack(audio: np.ndarray) -> bytes:
+    """A small H.264 + AAC mp4 whose soundtrack is ``audio`` (mono float32 at RATE)."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=5)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream("aac", rate=RATE)
+        sound.layout = "mono"
+        for i in range(int(audio.shape[0] / RATE * 5)):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (i * 7) % 255, np.uint8), format="rgb24")
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=RATE)
+        frame = av.AudioFrame.from_ndarray(audio[None].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, 0, Fraction(1, RATE)
+        for chunk in resampler.resample(frame) + resampler.resample(None):
+            for packet in sound.encode(chunk):
+                out.mux(packet)
+        for packet in sound.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def songs() -> list[np.ndarray]:
+    return [music_like(40.0, RATE, seed=s) for s in (21, 22, 23)]
+
+
+@pytest.fixture()
+def catalog(tmp_path: Path, songs: list[np.ndarray]) -> Catalog:
+    cat = Catalog.open(tmp_path / "cat")
+    for i, song in enumerate(songs[:2]):
+        data = encode(song, RATE, "libopus", 64000)
+        cat.put_asset(AssetRecord(asset_id=f"song{i}", media_type=MediaType.AUDIO, source=f"song{i}.ogg", sha256=f"{i}",
+                                  metadata={"n": i}, duration_s=40.0, has_audio=True),
+                      audio=fingerprint(decode_audio(data)))
+    clip = _video_with_soundtrack(songs[2])
+    cat.put_asset(AssetRecord(asset_id="clip", media_type=MediaType.VIDEO, source="clip.mp4", sha256="c",
+                              duration_s=40.0, has_audio=True),
+                  audio=fingerprint(decode_audio(clip)))
+    yield cat
+    cat.close()
+
+
+def test_audio_query_finds_the_right_song_with_offsets(catalog: Catalog, songs: list[np.ndarray]) -> None:
+    query = encode(songs[1][12 * RATE : 22 * RATE], RATE, "libmp3lame", 32000)
+    hits = search_audio(catalog, query, top_k=3)
+    assert hits and hits[0].asset_id == "song1" and hits[0].envelope.match
+    assert hits[0].metadata == {"n": 1} and hits[0].rank == 1
+    seg = hits[0].envelope.matched_segments[0]
+    assert seg.target_start_s - seg.source_start_s == pytest.approx(12.0, abs=0.25)
+    assert hits[0].envelope.match_type == MatchType.PARTIAL
+    assert all(not h.envelope.match for h in hits[1:])
+
+
+def test_audio_query_finds_a_video_soundtrack_on_the_video_clock(catalog: Catalog, songs: list[np.ndarray]) -> None:
+    query = encode(songs[2][25 * RATE : 33 * RATE], RATE, "aac", 48000)
+    hits = search_audio(catalog, query, top_k=3)
+    assert hits[0].asset_id == "clip" and hits[0].envelope.match
+    assert hits[0].envelope.media_type == MediaType.VIDEO
+    seg = hits[0].envelope.matched_segments[0]
+    assert seg.target_start_s - seg.source_start_s == pytest.approx(25.0, abs=0.25)
+
+
+def test_negative_query_and_deleted_asset_return_no_match(catalog: Catalog, songs: list[np.ndarray]) -> None:
+    stranger = encode(music_like(10.0, RATE, seed=99), RATE, "pcm_s16le")
+    assert not any(h.envelope.match for h in search_audio(catalog, stranger, top_k=5))
+    catalog.delete("song0")
+    query = encode(songs[0][5 * RATE : 15 * RATE], RATE, "pcm_s16le")
+    assert not any(h.asset_id == "song0" for h in search_audio(catalog, query, top_k=5))
+
+
+def test_match_audio_pairwise(tmp_path: Path, songs: list[np.ndarray]) -> None:
+    a = tmp_path / "a.mp3"
+    b = tmp_path / "b.wav"
+    a.write_bytes(encode(songs[0][10 * RATE : 20 * RATE], RATE, "libmp3lame", 32000))
+    b.write_bytes(encode(songs[0], RATE, "pcm_s16le"))
+    envelope = match_audio(a, b)
+    assert envelope.match and envelope.match_type == MatchType.PARTIAL
+    seg = envelope.matched_segments[0]
+    assert seg.target_start_s - seg.source_start_s == pytest.approx(10.0, abs=0.25)
+    assert envelope.to_dict()["media_type"] == "audio"
+    assert match_audio(a, a).match_type == MatchType.EXACT
+    whole = match_audio(b, tmp_path / "b.wav")
+    assert whole.match_type == MatchType.EXACT
+    other = tmp_path / "c.wav"
+    other.write_bytes(encode(songs[1], RATE, "pcm_s16le"))
+    assert not match_audio(a, other).match
+    reencoded = tmp_path / "d.m4a"
+    reencoded.write_bytes(encode(songs[1], RATE, "aac", 48000))
+    near = match_audio(reencoded, other)
+    assert near.match and near.match_type == MatchType.NEAR_DUPLICATE
+    assert near.overlap_seconds >= 35.0
