@@ -70,8 +70,9 @@ def write_markdown(results: dict[str, Any], path: Path, sweep_path: Path | None 
         "| measure | value |", "| --- | --- |",
         f"| ingest, end to end (read, hash, decode, trim, resize, embed, store), images/s | "
         f"{speed['ingest_images_per_s']:.1f} |",
-        f"| raw ONNX model on decoded, resized images, same session options, images/s | "
-        f"{speed['raw_model_images_per_s']:.1f} |",
+        f"| raw ONNX model on decoded, resized images, same session options, images/s "
+        f"(mean of right before / right after ingest) | {speed['raw_model_images_per_s']:.1f} "
+        f"({speed['raw_model_images_per_s_before_ingest']:.1f} / {speed['raw_model_images_per_s_after_ingest']:.1f}) |",
         f"| ingest / raw model | {speed['ingest_over_raw_model']:.2f} |",
         f"| raw decode (Pillow, JPEG draft at 2x input size, one thread), images/s | "
         f"{speed['raw_decode_images_per_s']:.1f} |",
@@ -79,6 +80,9 @@ def write_markdown(results: dict[str, Any], path: Path, sweep_path: Path | None 
         f"{speed['raw_preprocess_images_per_s']:.1f} |",
         f"| query latency p50 / p99 (decode, embed, search; one at a time), ms | "
         f"{speed['query_latency_ms_p50']:.1f} / {speed['query_latency_ms_p99']:.1f} |",
+        f"| distinct model input shapes among the {speed['images']} catalog images | {speed['distinct_input_shapes']} |",
+        f"| 1-minute load average before / after (a shared machine makes every speed figure noisy) | "
+        f"{speed['load_average_1min_before']:.2f} / {speed['load_average_1min_after']:.2f} |",
     ]
     if sweep_path is not None and sweep_path.exists():
         from benchmarks.image_sweep import sweep_table
