@@ -297,6 +297,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_speed(args: argparse.Namespace) -> dict[str, Any]:
+    """Speed figures alone, for a quiet moment on a shared machine."""
+    sampling = VideoSamplingConfig(fps=args.fps)
+    load_before = os.getloadavg()
+    embedder = FrameEmbedder(ExtractorConfig(threads=os.cpu_count() or 2))
+    dataset = video_dataset.build(CACHE_DIR / "video_bench", embedder.embed)
+    speed: dict[str, Any] = {"embed_frames_per_s": embed_throughput(embedder)}
+    for name, path in video_dataset.speed_videos(CACHE_DIR / "video_bench").items():
+        speed[name] = speed_figures({name: path}, embedder, sampling)
+    with tempfile.TemporaryDirectory() as tmp:  # as in the full run: video-only pipeline, soundtracks ignored
+        with Catalog.open(Path(tmp) / "c", FeatureConfig(visual=embedder.config, video=sampling).record()) as catalog:
+            speed["catalog_360p"] = speed_figures(dataset.catalog, embedder, sampling, catalog)
+    return {"command": "python -m benchmarks.video_bench " + " ".join(sys.argv[1:]),
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
+            "sampling_fps": sampling.fps, "speed": speed}
+
+
 def write_markdown(result: dict[str, Any], path: Path) -> None:
     test, speed = result["test"], result["speed"]
     pdq = result["pdq_baseline"]
@@ -355,8 +373,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=VideoSamplingConfig().fps, help="frame sampling rate")
     parser.add_argument("--out", type=Path, default=RESULTS / "video", help="results path without suffix")
     parser.add_argument("--skip-pdq", action="store_true", help="leave out the PDQ baseline")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the speed figures (decode, sampling, ingest, embedder) into OUT_speed.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.speed_only:
+        out = args.out.with_name(args.out.name + "_speed.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(run_speed(args), indent=1))
+        print(out.read_text())
+        return 0
     result = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))

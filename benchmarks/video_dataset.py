@@ -27,9 +27,10 @@ from benchmarks import video_transforms as vt
 
 LOG = logging.getLogger(__name__)
 
-DATA_VERSION = 3
+DATA_VERSION = 4
 SIZE = (640, 360)
 FPS = 25.0
+MIN_PICTURE_STD = 8.0  # grey levels: flat and transparent-on-black pictures fall below
 CLIP_NAMES = ("bikes.mp4", "balle-jbart.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4", "retroMars2018.avi",
               "Effet_force_magnetique.ogv", "balle1-vp9.avi", "Force_constante.avi")
 SKIMAGE_NAMES = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "chelsea",
@@ -80,11 +81,15 @@ def _picture_groups(embed: Callable[[list[np.ndarray]], np.ndarray], max_side: i
     for i in kept:
         image = photos[i]
         height, width = image.shape[:2]
+        pictures = [image]
         if width >= 1200:  # large photos give four pictures: their quadrants
-            groups.append([image[r * height // 2 : (r + 1) * height // 2, c * width // 2 : (c + 1) * width // 2]
-                           for r in range(2) for c in range(2)])
-        else:
-            groups.append([image])
+            pictures = [image[r * height // 2 : (r + 1) * height // 2, c * width // 2 : (c + 1) * width // 2]
+                        for r in range(2) for c in range(2)]
+        # A near-blank picture (a plain quadrant, a transparent wallpaper) is no content to copy:
+        # matches carried by blank frames are meant to be suppressed, so it has no place in the truth.
+        pictures = [p for p in pictures if float(p.mean(axis=2).std()) >= MIN_PICTURE_STD]
+        if pictures:
+            groups.append(pictures)
     # Abstract designs can repeat between photos at the scale of a quadrant: keep pictures that
     # resemble no picture of another photo, so that no copy exists that the benchmark did not make.
     picture_embeddings = [embed(group) for group in groups]
@@ -173,7 +178,7 @@ def build(root: Path, embed: Callable[[list[np.ndarray]], np.ndarray], n_catalog
     durations = {name: _duration(path) for name, path in videos.items()}
     catalog = {name: path for name, path in videos.items() if name.startswith("video_")}
     fillers = [name for name in videos if name.startswith("filler_")]
-    logo = groups[order[-1]][0]
+    logo = assigned[n_catalog][0]  # from unrelated footage: a logo must not be a copy of catalog content
     transforms = _transforms(logo)
     names = list(transforms) + list(TEMPORAL)
     queries: list[Query] = []
