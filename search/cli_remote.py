@@ -46,12 +46,13 @@ def add_serve_parser(commands: Any) -> None:
                        help="with --allow-server-paths, only files under DIR (repeatable)")
     serve.add_argument("--max-message-mb", type=int, default=64, help="largest request or response message")
     serve.add_argument("--max-upload-mb", type=int, default=512, help="largest streamed upload")
-    serve.add_argument("--no-batching", action="store_true", help="one model call per request")
+    serve.add_argument("--batching", choices=("auto", "on", "off"), default="off",
+                       help="merge concurrent queries into one model call (auto: when inputs share one shape; "
+                            "off by default: it lowered throughput on 2-core CPUs, see benchmarks/results/load.md)")
     serve.add_argument("--model", help="visual model for a new catalog (default: the catalog's)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from search.embed_batcher import BatchConfig
     from search.server import ServerConfig, serve
     from search.url_fetch import FetchConfig
 
@@ -60,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         auth_token=_read_token(args.auth_token_file), tls_cert=args.tls_cert, tls_key=args.tls_key,
         fetch=FetchConfig(allow_hosts=tuple(args.allow_url_host)), allow_server_paths=args.allow_server_paths,
         server_path_roots=tuple(args.server_path_root), max_message_bytes=args.max_message_mb * 1024 * 1024,
-        max_upload_bytes=args.max_upload_mb * 1024 * 1024, batch=None if args.no_batching else BatchConfig(),
+        max_upload_bytes=args.max_upload_mb * 1024 * 1024, batching=args.batching,
         model=args.model,
     )
     serve(config, on_ready=lambda port: print(f"nearmatch: serving {config.catalog} on {config.host}:{port}",

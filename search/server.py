@@ -6,9 +6,14 @@ requests finish within the grace period, then the batcher stops and the
 catalog is flushed and closed); ``serve(config)`` runs one until SIGTERM/SIGINT.
 
 Concurrency: one catalog and one extractor are shared by all requests. Queries
-go through a micro-batching queue (``search.embed_batcher``) so concurrent
-requests share model calls. Writes (Ingest, Delete) are serialized by a lock
-that reads never take; the catalog's own lock is held only while FAISS is touched.
+can go through a micro-batching queue (``search.embed_batcher``) so concurrent
+requests share model calls (``batching="on"``). It is off by default: on the
+2-core CPU machines measured (benchmarks/results/load.md) one model thread fed
+merged batches gave less throughput than one model call per request thread,
+with aspect-preserving and with square resizing alike. "auto" turns it on only
+where inputs share one shape (the extractor's SQUARE resize policy).
+
+Writes (Ingest, Delete) are serialized by a lock that reads never take; the catalog's own lock is held only while FAISS is touched.
 
 Limits (all in ``ServerConfig``): messages up to ``max_message_bytes`` each way
 (default 64 MiB; a larger unary request fails with RESOURCE_EXHAUSTED before it
@@ -37,7 +42,7 @@ from grpc_reflection.v1alpha import reflection
 from indexer.catalog import AssetRecord, Catalog
 from indexer.errors import (BadInputError, CatalogMismatchError, LimitExceededError, NearmatchError,
                             NotFoundError, PermissionDeniedError)
-from indexer.extractor import FrameEmbedder
+from indexer.extractor import FrameEmbedder, ResizePolicy
 from indexer.features import FeatureConfig
 from indexer.ingest import IngestItem, Ingestor
 from indexer.media_source import MediaSource
@@ -78,7 +83,8 @@ class ServerConfig:
     fetch: FetchConfig = FetchConfig()
     allow_server_paths: bool = False
     server_path_roots: tuple[Path, ...] = ()  # when set, server paths must lie under one of these
-    batch: BatchConfig | None = BatchConfig()  # None: every request calls the model itself
+    batching: str = "off"  # "on", "off", or "auto": on when the extractor resizes to a fixed square
+    batch: BatchConfig = BatchConfig()
     grace_s: float = 10.0
     model: str | None = None  # visual model for a new catalog (default: sscd_distilled)
     threads: int = 2  # ONNX intra-op threads
@@ -90,6 +96,8 @@ class ServerConfig:
         if self.workers < 1 or self.max_concurrent_rpcs < 1:
             raise BadInputError(f"expected workers and max_concurrent_rpcs >= 1, got {self.workers}, "
                                 f"{self.max_concurrent_rpcs}")
+        if self.batching not in ("auto", "on", "off"):
+            raise BadInputError(f"expected batching auto, on or off, got {self.batching!r}")
         if self.auth_token is not None and not self.auth_token.strip():
             raise BadInputError("expected a non-empty auth token, got an empty token file")
 
@@ -133,7 +141,10 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
         self.catalog = catalog
         self.features = features
         self.embedder = embedder
-        self.query_embedder: Any = embedder if config.batch is None else BatchingEmbedder(embedder, config.batch)
+        batching = config.batching == "on" or (
+            config.batching == "auto" and embedder.config.resize is ResizePolicy.SQUARE)
+        self.query_embedder: Any = BatchingEmbedder(embedder, config.batch) if batching else embedder
+        LOG.info("request batching %s", "on" if batching else "off")
         self._write_lock = threading.Lock()
 
     def close(self) -> None:
