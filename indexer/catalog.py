@@ -78,6 +78,7 @@ class Catalog:
                                  "audio_hashes")}
         self.postings = AudioPostings(env)
         self._lock = threading.RLock()  # guards the in-memory FAISS indexes and writes
+        self._flush_lock = threading.Lock()  # keeps index files written in generation order
         self._frame_index = self._load_or_rebuild("frames")
         self._window_index = self._load_or_rebuild("windows")
 
@@ -412,11 +413,18 @@ class Catalog:
         return index
 
     def flush(self) -> None:
-        """Save the FAISS indexes with the LMDB generation they reflect."""
-        with self._lock:
-            generation = self.generation()
-            self._frame_index.save(self._index_path("frames"), generation)
-            self._window_index.save(self._index_path("windows"), generation)
+        """Save the FAISS indexes with the LMDB generation they reflect.
+
+        The indexes are copied under the lock and written outside it, so
+        searches wait for a memory copy, not for the disk.
+        """
+        with self._flush_lock:
+            with self._lock:
+                generation = self.generation()
+                snapshots = {"frames": self._frame_index.snapshot(generation),
+                             "windows": self._window_index.snapshot(generation)}
+            for name, snapshot in snapshots.items():
+                snapshot.write(self._index_path(name))
         self.env.sync()
 
     def close(self) -> None:

@@ -183,7 +183,8 @@ class Ingestor:
                         finish(item.asset_id, "ingested")
                 except NearmatchError as exc:
                     LOG.warning("skipping %s: %s", item.origin, exc)
-                    report.failed.append({"asset_id": item.asset_id, "path": item.origin, "error": str(exc)})
+                    report.failed.append({"asset_id": item.asset_id, "path": item.origin, "error": str(exc),
+                                          "kind": type(exc).__name__})
                     finish(item.asset_id, "failed")
                 if since_flush >= self.config.flush_every:
                     store_batch()

@@ -89,14 +89,11 @@ class VectorIndex:
         k = min(k, self.ntotal)
         return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
-    def save(self, path: Path, generation: int) -> None:
-        """Write the index and a sidecar naming the LMDB generation it reflects, atomically."""
-        tmp = path.with_suffix(".tmp")
-        faiss.write_index(self._index, str(tmp))
-        os.replace(tmp, path)
+    def snapshot(self, generation: int) -> "IndexSnapshot":
+        """An in-memory copy to write to disk later, so writing does not hold up searches."""
         sidecar = {"generation": generation, "factory": self.config.factory, "ntotal": self.ntotal,
                    "tombstones": self.tombstones}
-        _write_json_atomic(path.with_suffix(".json"), sidecar)
+        return IndexSnapshot(faiss.serialize_index(self._index), sidecar)
 
     @classmethod
     def load_if_current(cls, path: Path, dim: int, config: VectorIndexConfig, generation: int) -> "VectorIndex | None":
@@ -117,6 +114,19 @@ class VectorIndex:
         loaded = cls(dim, config, index)
         loaded.tombstones = int(sidecar.get("tombstones", 0))
         return loaded
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexSnapshot:
+    serialized: np.ndarray  # uint8, faiss.serialize_index
+    sidecar: dict
+
+    def write(self, path: Path) -> None:
+        """Write the index, then the sidecar naming the LMDB generation it reflects; each atomically."""
+        tmp = path.with_suffix(".tmp")
+        self.serialized.tofile(tmp)
+        os.replace(tmp, path)
+        _write_json_atomic(path.with_suffix(".json"), self.sidecar)
 
 
 def _write_json_atomic(path: Path, payload: dict) -> None:

@@ -270,6 +270,8 @@ def test_pixel_cap_is_resource_exhausted(stub: pb_grpc.NearmatchStub) -> None:
     Image.new("1", (20000, 5000)).save(out, "PNG")  # 100 MP, a few kB compressed
     request = pb.SearchRequest(media=pb.Media(data=out.getvalue()))
     assert status_of(stub.Search, request, timeout=30) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    ingest = pb.IngestRequest(asset_id="huge", media=pb.Media(data=out.getvalue()))
+    assert status_of(stub.Ingest, ingest, timeout=30) == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_deadline_exceeded(stub: pb_grpc.NearmatchStub, photos) -> None:
