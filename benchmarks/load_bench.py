@@ -29,15 +29,12 @@ import io
 import json
 import logging
 import multiprocessing
-import os
-import platform
 import queue
 import shutil
 import sys
 import tempfile
 import threading
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks import media_cache
+from benchmarks.machine import machine_info
 from search.client import NearmatchClient
 from search.server import ServerConfig, create_server, stop_server
 
@@ -253,22 +251,6 @@ class ServerProcess:
 
 
 # --------------------------------------------------------------------- report
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-        "grpcio": metadata.version("grpcio"), "onnxruntime": metadata.version("onnxruntime"),
-        "faiss": metadata.version("faiss-cpu"),
-    }
-
-
 def write_report(result: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "load.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -277,8 +259,8 @@ def write_report(result: dict[str, Any]) -> None:
         "",
         f"Command: `{result['command']}`  ",
         f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, Python "
-        f"{result['machine']['python']}, grpcio {result['machine']['grpcio']}, onnxruntime "
-        f"{result['machine']['onnxruntime']}  ",
+        f"{result['machine']['python']}, grpcio {result['machine']['libraries']['grpcio']}, onnxruntime "
+        f"{result['machine']['libraries']['onnxruntime']}, load average {result['machine']['load_average']}  ",
         f"Catalog: {result['catalog_assets']} real photographs; queries: edited copies (crop 70-90 %, 1024 px, "
         f"JPEG q75); model {result['model']}; server workers {result['server_workers']}.",
         "",
