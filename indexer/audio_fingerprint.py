@@ -35,7 +35,7 @@ from indexer.audio_decode import AudioSignal
 
 LOG = logging.getLogger(__name__)
 
-VERSION = 1  # bump when hashes change: catalogs record it and refuse a mismatch
+VERSION = 2  # bump when hashes change: catalogs record it and refuse a mismatch
 
 
 @dataclasses.dataclass(frozen=True)

@@ -146,8 +146,12 @@ class AudioPostings:
         )
 
     def stats(self, txn: lmdb.Transaction) -> dict[str, int]:
-        """Rows, distinct hashes and bytes on disk (pages) of the postings database."""
+        """Rows, B-tree depth and bytes in the pages LMDB counts for this database.
+
+        The byte figure is indicative (LMDB keeps long duplicate lists in
+        sub-databases it may count apart); ``benchmarks.audio_bench`` measures
+        the environment file instead.
+        """
         st = txn.stat(self.db)
         pages = st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]
-        cursor = txn.cursor(self.db)
         return {"rows": int(st["entries"]), "bytes": int(pages * st["psize"]), "depth": int(st["depth"])}
