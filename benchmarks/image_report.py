@@ -89,5 +89,8 @@ def write_markdown(results: dict[str, Any], path: Path, sweep_path: Path | None 
 
         sweep = json.loads(sweep_path.read_text())
         lines += ["", "## Preprocessing sweep (calibration split only)", "",
-                  f"Command: `{sweep['command']}`", ""] + sweep_table(sweep["rows"])
+                  f"Command: `{sweep['command']}`", ""]
+        if sweep.get("note"):
+            lines += [f"Note: {sweep['note']}.", ""]
+        lines += sweep_table(sweep["rows"])
     path.write_text("\n".join(lines) + "\n")
