@@ -1,4 +1,4 @@
-"""Landmark audio fingerprints: spectral peaks paired into 32-bit hashes (Wang/Shazam, audfprint).
+"""Landmark audio fingerprints: spectral peaks combined into 31-bit triplet hashes (Wang/Shazam, audfprint, Panako).
 
 Pipeline: mono signal at the analysis rate -> Hann STFT -> log magnitude with
 a high-pass along time (stationary hum, EQ and steady noise fade out, as in
