@@ -110,6 +110,22 @@ class Catalog:
             raise
 
     @staticmethod
+    def stored_features(path: str | Path) -> dict[str, Any] | None:
+        """The feature record of the catalog at ``path`` (None for none), without loading its indexes."""
+        lmdb_dir = Path(path) / "lmdb"
+        if not (lmdb_dir / "data.mdb").exists():
+            return None
+        env = lmdb.open(str(lmdb_dir), readonly=True, max_dbs=16, subdir=True)
+        try:
+            with env.begin() as txn:
+                if txn.get(b"meta") is None:  # named databases are keys of the main one
+                    return None
+                raw = txn.get(b"features", db=env.open_db(b"meta", txn=txn, create=False))
+        finally:
+            env.close()
+        return None if raw is None else json.loads(raw)
+
+    @staticmethod
     def _check_schema_and_features(env: lmdb.Environment, features: dict[str, Any] | None) -> None:
         meta = env.open_db(b"meta")
         with env.begin(write=True, db=meta) as txn:

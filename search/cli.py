@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from indexer.catalog import Catalog, CatalogConfig
-from indexer.errors import BadInputError, NearmatchError
+from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from indexer.extractor import ExtractorConfig, FrameEmbedder, ModelName
 from indexer.features import FeatureConfig
 from indexer.ingest import Ingestor, items_from_manifest, items_from_paths
@@ -92,8 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def open_catalog_features(catalog_dir: Path, model: str | None, index: VectorIndexConfig | None = None,
                           create: bool = True) -> tuple[Catalog, FeatureConfig]:
     """Open a catalog with the features it was built with (or ``model``'s for a new one)."""
-    with Catalog.open(catalog_dir, None, create=create) as existing:
-        stored = existing.features
+    if not create and not (catalog_dir / "lmdb").exists():
+        raise NotFoundError(f"expected a catalog at {catalog_dir}, got no catalog there (ingest into it first)")
+    stored = Catalog.stored_features(catalog_dir)
     if stored is not None and model is None:
         features = FeatureConfig.from_record(stored)
     else:
