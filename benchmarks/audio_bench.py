@@ -18,7 +18,6 @@ import dataclasses
 import json
 import logging
 import os
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -30,6 +29,7 @@ import lmdb
 import numpy as np
 
 from benchmarks import audio_transforms as tf
+from benchmarks.machine import machine_info
 from benchmarks.media_cache import debian_package_root, music_tracks
 from indexer.audio_decode import AudioDecodeConfig, decode_audio
 from indexer.audio_fingerprint import FingerprintConfig, fingerprint
@@ -378,23 +378,12 @@ def summarise(config: BenchConfig, rows: list[dict], facts: dict, sources: list[
     }
 
 
-def machine() -> dict[str, str | int]:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": model, "cores": os.cpu_count() or 0, "python": platform.python_version()}
-
-
 def write_markdown(result: dict, path: Path, command: str, wall_s: float) -> None:
     f, rep, th = result["facts"], result["report"], result["thresholds"]
     lines = [
         "# Audio benchmark", "",
         f"Command: `{command}` ({wall_s:.0f} s wall). Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-        f"Python {result['machine']['python']}.", "",
+        f"Python {result['machine']['python']}, load average {result['machine']['load_average']}.", "",
         f"Catalog: {f['catalog_tracks']} real music tracks ({f['catalog_hours']} h, hedgewars-data + planetblupi-music-ogg); "
         f"negatives from {f['negative_tracks']} held-out tracks. Voice-over: {f['voice_over_source']}.",
         f"Threshold calibrated on the calibration split for top-1 precision >= {th['target_precision']}: "
@@ -443,7 +432,7 @@ def main() -> None:
     result, workdir = run(config)
     wall = time.perf_counter() - started
     shutil.rmtree(workdir, ignore_errors=True)
-    result["machine"] = machine()
+    result["machine"] = machine_info()
     result["wall_s"] = round(wall, 1)
     command = "python -m benchmarks.audio_bench" + (f" --queries-per-cell {args.queries_per_cell}" if args.queries_per_cell != BenchConfig.queries_per_cell else "")
     result["command"] = command
