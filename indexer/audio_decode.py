@@ -10,14 +10,13 @@ silence, so an offset in the signal is an offset in the video.
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
-from pathlib import Path
 
 import av
 import numpy as np
 
-from indexer.errors import BadInputError, LimitExceededError, NotFoundError
+from indexer.errors import BadInputError, LimitExceededError
+from indexer.media_source import MediaInput, open_av
 
 LOG = logging.getLogger(__name__)
 
@@ -53,32 +52,13 @@ class AudioSignal:
         return self.samples.shape[0] / self.sample_rate
 
 
-def _open(source: str | Path | bytes) -> av.container.InputContainer:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source) == 0:
-            raise BadInputError("expected audio data, got 0 bytes")
-        target: object = io.BytesIO(bytes(source))
-        name = "<bytes>"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise NotFoundError(f"expected an audio file, got no file at {path}")
-        if path.stat().st_size == 0:
-            raise BadInputError(f"expected audio data, got an empty file {path}")
-        target, name = str(path), str(path)
-    try:
-        return av.open(target, mode="r")
-    except av.FFmpegError as exc:
-        raise BadInputError(f"expected decodable audio, got unreadable data in {name}: {exc}") from exc
-
-
-def decode_audio(source: str | Path | bytes, config: AudioDecodeConfig = AudioDecodeConfig()) -> AudioSignal:
+def decode_audio(source: MediaInput, config: AudioDecodeConfig = AudioDecodeConfig()) -> AudioSignal:
     """Decode the first audio stream of ``source`` (path or bytes) to mono float32 at ``config.sample_rate``.
 
     Raises BadInputError for undecodable data, a file without an audio stream,
     or a stream that yields no samples; LimitExceededError past the duration cap.
     """
-    container = _open(source)
+    container = open_av(source, "audio")
     try:
         if not container.streams.audio:
             kinds = sorted({s.type for s in container.streams}) or ["none"]

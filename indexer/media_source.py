@@ -11,6 +11,8 @@ import hashlib
 import io
 from pathlib import Path
 
+import av
+
 from indexer.errors import BadInputError, LimitExceededError, NotFoundError
 
 _HASH_CHUNK_BYTES = 1 << 20
@@ -74,3 +76,29 @@ class MediaSource:
                 while chunk := f.read(_HASH_CHUNK_BYTES):
                     digest.update(chunk)
         return digest.hexdigest()
+
+
+MediaInput = str | Path | bytes | MediaSource
+
+
+def as_media_source(source: MediaInput) -> MediaSource:
+    """A MediaSource for a path, bytes or a MediaSource (NotFoundError for a missing file)."""
+    if isinstance(source, MediaSource):
+        return source
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return MediaSource(data=bytes(source))
+    return MediaSource.from_path(source)
+
+
+def open_av(source: MediaInput, what: str) -> av.container.InputContainer:
+    """Open ``source`` with PyAV for reading; ``what`` ("video", "audio") names the media in errors.
+
+    Empty input and data FFmpeg cannot open are BadInputError, a missing file NotFoundError.
+    """
+    media = as_media_source(source)
+    if media.size_bytes() == 0:
+        raise BadInputError(f"{media.name}: expected {what} data, got an empty (zero-length) file")
+    try:
+        return av.open(media.for_decoder(), mode="r")
+    except av.FFmpegError as exc:
+        raise BadInputError(f"{media.name}: expected decodable {what}, got unreadable data ({exc})") from exc

@@ -11,11 +11,9 @@ and cut off every frame with that one box.
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import math
 from fractions import Fraction
-from pathlib import Path
 from typing import Iterator
 
 import av
@@ -23,11 +21,11 @@ import numpy as np
 
 from indexer.borders import BorderConfig, Crop, detect_border_stack
 from indexer.errors import BadInputError, LimitExceededError
-from indexer.media_source import MediaSource
+from indexer.media_source import MediaInput, open_av
 
 LOG = logging.getLogger(__name__)
 
-VideoSource = str | Path | bytes | MediaSource
+VideoSource = MediaInput
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +121,7 @@ class _NoFramesError(Exception):
 
 
 def _sample(source: VideoSource, config: VideoSamplingConfig) -> SampledVideo:
-    with _open(source) as container:
+    with open_av(source, "video") as container:
         if not container.streams.video:
             raise BadInputError(f"expected a video stream, got streams: {_stream_kinds(container)}")
         stream = container.streams.video[0]
@@ -175,26 +173,6 @@ def _sample(source: VideoSource, config: VideoSamplingConfig) -> SampledVideo:
         has_audio=has_audio,
         crop=crop,
     )
-
-
-def _open(source: VideoSource) -> av.container.InputContainer:
-    if isinstance(source, MediaSource):
-        source = source.path if source.path is not None else (source.data or b"")
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source) == 0:
-            raise BadInputError("expected video bytes, got an empty buffer")
-        target: object = io.BytesIO(bytes(source))
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise BadInputError(f"expected a video file, got no file at {path}")
-        if path.stat().st_size == 0:
-            raise BadInputError(f"expected video data, got a zero-length file {path}")
-        target = str(path)
-    try:
-        return av.open(target, mode="r")
-    except av.error.FFmpegError as err:
-        raise BadInputError(f"expected a decodable video container, got {type(err).__name__}: {err}") from err
 
 
 def _decoded_frames(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[tuple[av.VideoFrame, float]]:
