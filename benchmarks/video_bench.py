@@ -29,7 +29,7 @@ import numpy as np
 
 from benchmarks import video_dataset, video_transforms as vt
 from benchmarks.media_cache import CACHE_DIR
-from benchmarks.metrics import precision_recall_at, threshold_at_precision
+from benchmarks.metrics import threshold_at_precision
 from indexer.catalog import AssetRecord, Catalog
 from indexer.extractor import ExtractorConfig, FrameEmbedder
 from indexer.features import FeatureConfig
@@ -90,7 +90,7 @@ def speed_figures(videos: dict[str, Path], embedder: FrameEmbedder, sampling: Vi
     Ingest goes through the product Ingestor into a scratch catalog, or, given
     ``catalog``, through this module's video-only pipeline (no soundtrack fingerprints).
     """
-    seconds = sum(video_dataset._duration(p) for p in videos.values())
+    seconds = sum(video_dataset.video_duration_s(p) for p in videos.values())
     raw = [raw_decode_seconds(p) for p in videos.values()]
     raw_s = sum(t for t, _ in raw)
     started = time.perf_counter()
@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     dataset = video_dataset.build(CACHE_DIR / "video_bench", embedder.embed)
     LOG.info("dataset ready in %.0f s: %d catalog videos, %d queries", time.perf_counter() - started,
              len(dataset.catalog), len(dataset.queries))
-    catalog_seconds = sum(video_dataset._duration(p) for p in dataset.catalog.values())
+    catalog_seconds = sum(video_dataset.video_duration_s(p) for p in dataset.catalog.values())
     speed: dict[str, Any] = {"embed_frames_per_s": embed_throughput(embedder)}
     for name, path in video_dataset.speed_videos(CACHE_DIR / "video_bench").items():
         speed[name] = speed_figures({name: path}, embedder, sampling)

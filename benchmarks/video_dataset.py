@@ -113,7 +113,7 @@ def _render_video(path: Path, pictures: list[np.ndarray], clip: Path | None, rng
         cut = int(rng.integers(1, len(shots))) if clip is not None else -1
         for k, shot in enumerate(shots):
             if k == cut:
-                yield from (vt._fit(f, SIZE) for _, f in vt.decoded_frames(clip))
+                yield from (vt.fit_frame(f, SIZE) for _, f in vt.decoded_frames(clip))
             yield from vt.render_shots([shot], SIZE, FPS)
 
     return vt.encode_frames(frames(), path, vt.Encoding(fps=FPS, crf=20, audio_hz=44100), audio)
@@ -175,7 +175,7 @@ def build(root: Path, embed: Callable[[list[np.ndarray]], np.ndarray], n_catalog
         audio = vt.read_audio(music[v % len(music)], 80.0)
         LOG.info("rendering %s from %d pictures%s", name, len(pictures), f" and {clip.name}" if clip else "")
         videos[name] = _render_video(root / f"{name}.mp4", pictures, clip, rng, audio)
-    durations = {name: _duration(path) for name, path in videos.items()}
+    durations = {name: video_duration_s(path) for name, path in videos.items()}
     catalog = {name: path for name, path in videos.items() if name.startswith("video_")}
     fillers = [name for name in videos if name.startswith("filler_")]
     logo = assigned[n_catalog][0]  # from unrelated footage: a logo must not be a copy of catalog content
@@ -220,7 +220,7 @@ def _make_query(root: Path, name: str, kind: str, asset: str | None, videos: dic
         pieces = [excerpt(5.0)]
     elif kind == "embedded":
         filler = videos[fillers[int(rng.integers(len(fillers)))]]
-        filler_s = _duration(filler)
+        filler_s = video_duration_s(filler)
         pieces = [vt.Piece(filler, 1.0, float(rng.uniform(4, 9))), excerpt(float(rng.uniform(6, 12))),
                   vt.Piece(filler, filler_s / 2, filler_s / 2 + float(rng.uniform(3, 8)))]
     elif kind == "two_out_of_order":
@@ -246,7 +246,8 @@ def _make_query(root: Path, name: str, kind: str, asset: str | None, videos: dic
     return Query(name, path, kind, tuple(truth), length, split)
 
 
-def _duration(path: Path) -> float:
+def video_duration_s(path: Path) -> float:
+    """Duration in seconds of the first video stream of ``path`` (the container's when the stream has none)."""
     import av
 
     with av.open(str(path)) as container:

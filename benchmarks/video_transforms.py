@@ -222,19 +222,20 @@ def compose(pieces: Sequence[Piece], size: tuple[int, int], fps: float) -> tuple
             for t, frame in decoded_frames(piece.path):
                 while k < n and t > wanted[k] + 1e-6:
                     if current is not None:
-                        yield _fit(current, size)
+                        yield fit_frame(current, size)
                     k += 1
                 current = frame
                 if k >= n:
                     break
             while k < n and current is not None:
-                yield _fit(current, size)
+                yield fit_frame(current, size)
                 k += 1
 
     return frames(), truth
 
 
-def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def fit_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` uint8 (H, W, 3) resized to ``size`` = (width, height), aspect not kept."""
     if frame.shape[1] == size[0] and frame.shape[0] == size[1]:
         return frame
     return np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))
