@@ -38,6 +38,11 @@ class AlignConfig:
     max_gap_s: float = 6.0  # a longer run without hits splits a segment
     min_hits: int = 4  # fewer inliers is never a segment
     max_segments: int = 8  # per (query, reference) pair
+    # A segment that re-uses a stretch of the query a better segment already
+    # explains is kept only at this share of that segment's score: an exact
+    # repeat in the reference (a looped section) scores about the same, a
+    # musically similar passage well below.
+    repeat_score_ratio: float = 0.9
     score_scale: float = 8.0
     max_candidates: int = 50  # assets aligned in full per query, by histogram peak
     # Queries are analysed denser than the catalog: more of the catalog's peak
@@ -237,7 +242,25 @@ def segments_from_hits(
             tgt_end = max(tgt_start, (a * (src_end / frame_s) + b) * frame_s)
             segments.append(Segment(src_start, src_end, tgt_start, tgt_end, score))
     segments.sort(key=lambda s: -s.score)
-    return segments[: config.max_segments]
+    return suppress_weaker_repeats(segments, config.repeat_score_ratio)[: config.max_segments]
+
+
+def suppress_weaker_repeats(segments: list[Segment], ratio: float) -> list[Segment]:
+    """Drop each segment that mostly overlaps, on the query axis, a kept one it scores under ``ratio`` of.
+
+    ``segments`` best first; "mostly" is half of the weaker segment's query span.
+    """
+    kept: list[Segment] = []
+    for segment in segments:
+        span = max(segment.source_end_s - segment.source_start_s, 1e-9)
+        shadowed = any(
+            min(segment.source_end_s, k.source_end_s) - max(segment.source_start_s, k.source_start_s) > 0.5 * span
+            and segment.score < ratio * k.score
+            for k in kept
+        )
+        if not shadowed:
+            kept.append(segment)
+    return kept
 
 
 def align_landmarks(

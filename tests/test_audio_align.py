@@ -129,3 +129,15 @@ def test_identity_hypothesis_form(reference: np.ndarray, reference_fp: Fingerpri
     query = fingerprint(decode_audio(encode(reference[40 * RATE : 50 * RATE], RATE, "pcm_s16le")))
     segments = align_fingerprints(query, reference_fp)
     _assert_aligned(segments[0], (0.0, 10.0), 40.0, tol_s=0.05)
+
+
+def test_weaker_segments_on_an_explained_query_stretch_are_dropped_but_exact_repeats_stay() -> None:
+    from search.audio_align import suppress_weaker_repeats
+    from search.envelope import Segment
+
+    best = Segment(0.0, 10.0, 30.0, 40.0, 1.0)
+    loop_repeat = Segment(0.0, 10.0, 130.0, 140.0, 0.97)  # the same audio again later in the reference
+    similar_passage = Segment(1.0, 9.0, 80.0, 88.0, 0.6)  # same stretch of the query, much weaker
+    second_use = Segment(12.0, 20.0, 50.0, 58.0, 0.5)  # another stretch of the query: kept whatever its score
+    kept = suppress_weaker_repeats([best, loop_repeat, similar_passage, second_use], ratio=0.9)
+    assert kept == [best, loop_repeat, second_use]
