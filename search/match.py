@@ -33,11 +33,12 @@ def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedde
         envelope = image_envelope(1.0 if exact else float(embeddings[0] @ embeddings[1]), MediaType.IMAGE,
                                   config.thresholds, exact)
     elif source_type is MediaType.VIDEO:
-        from search.video_search import match_videos
+        from search.video_search import VideoSearchConfig, match_videos
 
-        envelope = match_videos(source, target, embedder, sampling=features.video, exact=exact)
+        video_config = VideoSearchConfig(thresholds=config.thresholds[MediaType.VIDEO])
+        envelope = match_videos(source, target, embedder, video_config, sampling=features.video, exact=exact)
     else:
         from search.audio_search import match_audio
 
-        envelope = match_audio(decoder_input(source), decoder_input(target), audio_search_config(features))
+        envelope = match_audio(decoder_input(source), decoder_input(target), audio_search_config(features, config))
     return dataclasses.replace(envelope, processing_time_ms=(time.perf_counter() - started) * 1000.0)

@@ -60,16 +60,17 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
                              draft_size=2 * embedder.config.input_size)
         hits = search_image(catalog, embedder.embed([image])[0], sha256, config)
     elif media_type is MediaType.VIDEO:
-        from search.video_search import search_video
+        from search.video_search import VideoSearchConfig, search_video
 
         video = sample_frames(source, features.video)
-        hits = search_video(catalog, embedder, video, config.top_k, query_sha256=sha256)
+        video_config = VideoSearchConfig(thresholds=config.thresholds[MediaType.VIDEO])
+        hits = search_video(catalog, embedder, video, config.top_k, video_config, query_sha256=sha256)
         if video.has_audio:
-            hits = merge_hits(hits, _search_soundtrack(catalog, source, features, config.top_k))[: config.top_k]
+            hits = merge_hits(hits, _search_soundtrack(catalog, source, features, config))[: config.top_k]
     else:
         from search.audio_search import search_audio
 
-        hits = search_audio(catalog, decoder_input(source), config.top_k, audio_search_config(features),
+        hits = search_audio(catalog, decoder_input(source), config.top_k, audio_search_config(features, config),
                             postings=catalog.postings)
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     if config.matches_only:
@@ -80,23 +81,25 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
     return QueryResult(source.name, elapsed_ms, tuple(hits))
 
 
-def audio_search_config(features: FeatureConfig):
-    """The audio search settings that match how the catalog fingerprinted its assets."""
+def audio_search_config(features: FeatureConfig, config: SearchConfig):
+    """The audio search settings that match how the catalog fingerprinted its assets, with ``config``'s threshold."""
     from search.audio_search import AudioSearchConfig
 
-    return AudioSearchConfig(decode=features.audio_decode, fingerprint=features.audio)
+    return AudioSearchConfig(decode=features.audio_decode, fingerprint=features.audio,
+                             thresholds=config.thresholds[MediaType.AUDIO])
 
 
 def decoder_input(source: MediaSource) -> str | bytes:
     return str(source.path) if source.path is not None else source.data
 
 
-def _search_soundtrack(catalog: Catalog, source: MediaSource, features: FeatureConfig, top_k: int) -> list[SearchHit]:
+def _search_soundtrack(catalog: Catalog, source: MediaSource, features: FeatureConfig,
+                       config: SearchConfig) -> list[SearchHit]:
     """Audio hits for the soundtrack of a video query; a silent soundtrack simply finds nothing."""
     from search.audio_search import search_audio
 
     try:
-        return search_audio(catalog, decoder_input(source), top_k, audio_search_config(features),
+        return search_audio(catalog, decoder_input(source), config.top_k, audio_search_config(features, config),
                             postings=catalog.postings)
     except BadInputError:
         return []
