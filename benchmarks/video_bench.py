@@ -17,7 +17,6 @@ import dataclasses
 import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import av
 import numpy as np
 
 from benchmarks import video_dataset, video_transforms as vt
+from benchmarks.machine import machine_info
 from benchmarks.media_cache import CACHE_DIR
 from benchmarks.metrics import threshold_at_precision
 from indexer.catalog import AssetRecord, Catalog
@@ -271,10 +271,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pdq_cal = calibrate([r for r in pdq if r["split"] == "calibration"]) if pdq else None
     return {
         "command": "python -m benchmarks.video_bench " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),
-                    "python": platform.python_version(), "pyav": av.__version__,
-                    # Other work on a shared machine slows the speed figures: the 1-minute load average.
-                    "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
+        # Other work on a shared machine slows the speed figures: the 1-minute load average before and after.
+        "machine": machine_info() | {"load_average_before_after": [round(load_before[0], 2),
+                                                                   round(os.getloadavg()[0], 2)]},
         "model": embedder.record(),
         "sampling": dataclasses.asdict(sampling) | {"border": None},
         "dataset": {"catalog_videos": len(dataset.catalog), "catalog_seconds": round(catalog_seconds, 1),
@@ -310,8 +309,8 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
         with Catalog.open(Path(tmp) / "c", FeatureConfig(visual=embedder.config, video=sampling).record()) as catalog:
             speed["catalog_360p"] = speed_figures(dataset.catalog, embedder, sampling, catalog)
     return {"command": "python -m benchmarks.video_bench " + " ".join(sys.argv[1:]),
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
+            "machine": machine_info() | {"load_average_before_after": [round(load_before[0], 2),
+                                                                       round(os.getloadavg()[0], 2)]},
             "sampling_fps": sampling.fps, "speed": speed}
 
 
@@ -322,7 +321,8 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
         "# Video benchmark",
         "",
         f"Command: `{result['command']}`  ",
-        f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}, PyAV {result['machine']['pyav']}, "
+        f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, {result['machine']['platform']}, "
+        f"PyAV {result['machine']['libraries']['av']}, "
         f"load average before/after {result['machine']['load_average_before_after']}  ",
         f"Model: {result['model']['model']} at {result['model']['input_size']} px; sampling {result['sampling']['fps']} fps",
         "",
