@@ -145,36 +145,49 @@ class Ingestor:
         """Ingest ``items``; ``on_done(asset_id, outcome)`` is called per item for progress."""
         report = IngestReport()
         started = time.perf_counter()
-        batch: list[_Prepared] = []
+        # Preprocessed images wait here by input shape until a full batch of one
+        # shape can go to the model in a single call.
+        pending: dict[tuple[int, ...], list[_Prepared]] = {}
+        batch_size = self.embedder.config.batch_size
         since_flush = 0
 
         def finish(asset_id: str, outcome: str) -> None:
             if on_done is not None:
                 on_done(asset_id, outcome)
 
-        def store_batch() -> None:
+        def store_shape(shape: tuple[int, ...]) -> None:
             nonlocal since_flush
-            if not batch:
-                return
-            embeddings = self.embedder.embed_prepared([prepared.model_input for prepared in batch])
-            for prepared, embedding in zip(batch, embeddings):
+            group = pending.pop(shape)
+            embeddings = self.embedder.embed_preprocessed(np.stack([prepared.model_input for prepared in group]))
+            for prepared, embedding in zip(group, embeddings):
                 self.catalog.put_asset(prepared.record, embedding[None, :])
                 report.ingested.append(prepared.item.asset_id)
                 finish(prepared.item.asset_id, "ingested")
-            since_flush += len(batch)
-            batch.clear()
+            since_flush += len(group)
+
+        def store_pending() -> None:
+            for shape in list(pending):
+                store_shape(shape)
+
+        def add_image(prepared: _Prepared) -> None:
+            if any(p.item.asset_id == prepared.item.asset_id for group in pending.values() for p in group):
+                store_pending()  # the same id twice in one run: keep the order, the later one wins
+            shape = prepared.model_input.shape
+            pending.setdefault(shape, []).append(prepared)
+            if len(pending[shape]) >= batch_size:
+                store_shape(shape)
+            elif sum(len(group) for group in pending.values()) > 4 * batch_size:
+                store_shape(max(pending, key=lambda s: len(pending[s])))  # bounded memory
 
         with concurrent.futures.ThreadPoolExecutor(self.config.prefetch_workers) as pool:
-            for item, future in _bounded_map(pool, self._prepare, items, 4 * self.embedder.config.batch_size):
+            for item, future in _bounded_map(pool, self._prepare, items, 4 * batch_size):
                 try:
                     prepared = future.result()
                     if prepared.record is None:
                         report.skipped.append(item.asset_id)
                         finish(item.asset_id, "skipped")
                     elif prepared.model_input is not None:
-                        batch.append(prepared)
-                        if len(batch) >= self.embedder.config.batch_size:
-                            store_batch()
+                        add_image(prepared)
                     else:
                         self.catalog.put_asset(prepared.record, prepared.frame_embeddings, prepared.frame_times_s,
                                                prepared.audio)
@@ -187,10 +200,10 @@ class Ingestor:
                                           "kind": type(exc).__name__})
                     finish(item.asset_id, "failed")
                 if since_flush >= self.config.flush_every:
-                    store_batch()
+                    store_pending()
                     self.catalog.flush()
                     since_flush = 0
-            store_batch()
+            store_pending()
         self.catalog.flush()
         report.seconds = time.perf_counter() - started
         return report

@@ -1,0 +1,52 @@
+"""Ingest batching: images of many shapes all land, each under its own id; a repeated id keeps the last."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from indexer.catalog import Catalog
+from indexer.extractor import ExtractorConfig, FrameEmbedder
+from indexer.features import FeatureConfig
+from indexer.ingest import Ingestor, items_from_manifest, items_from_paths
+
+
+def test_images_of_many_shapes_are_each_stored_under_their_id(tmp_path: Path, photos) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    crops = [(1.0, 1.0), (1.0, 0.5), (0.5, 1.0), (0.8, 0.6)]
+    for name, image in photos.items():
+        for i, (fw, fh) in enumerate(crops):  # 8 photos x 4 aspect ratios, batches of 4
+            height, width = image.shape[:2]
+            Image.fromarray(image[: int(height * fh), : int(width * fw)]).save(media / f"{name}_{i}.png")
+    features = FeatureConfig(visual=ExtractorConfig(batch_size=4))
+    embedder = FrameEmbedder(features.visual)
+    with Catalog.open(tmp_path / "catalog", features.record()) as catalog:
+        report = Ingestor(catalog, embedder, features).run(items_from_paths([media]))
+        assert len(report.ingested) == len(photos) * len(crops) and not report.failed
+        for path in sorted(media.iterdir())[::5]:
+            image = np.asarray(Image.open(path).convert("RGB"))
+            best = catalog.search_frames(embedder.embed([image]), 1)[0][0]
+            assert best.asset_id == path.name and best.score > 0.99
+
+
+def test_a_repeated_asset_id_keeps_the_later_item_across_shape_batches(tmp_path: Path, photos) -> None:
+    # The later "sku" shares its shape with a third image, so its batch fills and is stored
+    # first; the earlier "sku" (another shape) must not be stored after it.
+    images = {"square_coffee": photos["coffee"][:400, :400], "chelsea": photos["chelsea"],
+              "wide_astronaut": photos["astronaut"][:341]}
+    paths = {}
+    for name, image in images.items():
+        paths[name] = tmp_path / f"{name}.png"
+        Image.fromarray(image).save(paths[name])
+    entries = [("sku", "square_coffee"), ("sku", "chelsea"), ("other", "wide_astronaut")]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"asset_id": a, "path": str(paths[n])}) + "\n" for a, n in entries))
+    features = FeatureConfig(visual=ExtractorConfig(batch_size=2))
+    with Catalog.open(tmp_path / "catalog", features.record()) as catalog:
+        Ingestor(catalog, FrameEmbedder(features.visual), features).run(items_from_manifest(manifest))
+        assert catalog.get("sku").source == str(paths["chelsea"])
+        assert catalog.stats()["indexed_frames"] == 2
