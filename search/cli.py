@@ -21,6 +21,9 @@ from indexer.ingest import Ingestor, items_from_manifest, items_from_paths
 from indexer.media_source import MediaSource
 from indexer.vector_index import VectorIndexConfig
 from search.cli_remote import add_client_flags, add_serve_parser, cmd_serve, remote_ingest, remote_match, remote_search
+from search.match import match_media
+from search.query import SearchConfig, search_media
+from search.thresholds import defaults_for
 
 LOG = logging.getLogger("nearmatch")
 
@@ -129,12 +132,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from search.query import SearchConfig, search_media
-
     if _require_catalog_or_server(args):
         return remote_search(args, _emit)
-    config = SearchConfig(top_k=args.top_k, matches_only=args.matches_only)
     catalog, features = open_catalog_features(args.catalog, None, create=False)
+    config = SearchConfig(top_k=args.top_k, matches_only=args.matches_only,
+                          thresholds=defaults_for(features.visual.model.value))
     with catalog:
         embedder = FrameEmbedder(features.visual)
         for query in args.queries:
@@ -152,13 +154,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from search.match import match_media
-
     if args.server is not None:
         return remote_match(args, _emit)
     features = FeatureConfig(visual=ExtractorConfig(model=ModelName(args.model)))
+    config = SearchConfig(thresholds=defaults_for(features.visual.model.value))
     envelope = match_media(_media_source(args.source), _media_source(args.target), FrameEmbedder(features.visual),
-                           features=features)
+                           config, features)
     _emit(args, envelope.to_dict(), json.dumps(envelope.to_dict(), indent=2))
     return EXIT_OK
 

@@ -50,6 +50,7 @@ from search.embed_batcher import BatchConfig, BatchingEmbedder
 from search.envelope import MatchEnvelope, SearchHit
 from search.proto_gen import nearmatch_pb2 as pb
 from search.proto_gen import nearmatch_pb2_grpc as pb_grpc
+from search.thresholds import defaults_for
 from search.url_fetch import FetchConfig, fetch_url
 
 LOG = logging.getLogger(__name__)
@@ -169,7 +170,8 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
             source = self._source(request.source, context)
             target = self._source(request.target, context)
             self._set_model_timeout(context)
-            return envelope_to_proto(match_media(source, target, self.query_embedder, features=self.features))
+            return envelope_to_proto(match_media(source, target, self.query_embedder, self._search_config(),
+                                                 features=self.features))
         return self._guard(context, run)
 
     def Ingest(self, request: pb.IngestRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
@@ -223,11 +225,17 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
             context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
         raise AssertionError("context.abort returned")  # pragma: no cover
 
+    def _search_config(self, **options: Any) -> Any:
+        """Search settings with the thresholds calibrated for this catalog's model."""
+        from search.query import SearchConfig
+
+        return SearchConfig(thresholds=defaults_for(self.features.visual.model.value), **options)
+
     def _search(self, request: pb.SearchRequest, source: MediaSource,
                 context: grpc.ServicerContext) -> pb.SearchResponse:
-        from search.query import SearchConfig, search_media
+        from search.query import search_media
 
-        config = SearchConfig(top_k=request.top_k or 10, matches_only=request.matches_only)
+        config = self._search_config(top_k=request.top_k or 10, matches_only=request.matches_only)
         self._set_model_timeout(context)
         result = search_media(self.catalog, self.query_embedder, source, config, features=self.features)
         return pb.SearchResponse(query=result.query, processing_time_ms=result.processing_time_ms,

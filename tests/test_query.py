@@ -26,3 +26,11 @@ def test_each_asset_keeps_its_stronger_signal_and_ranking_follows_scores() -> No
 def test_a_tie_keeps_the_picture() -> None:
     merged = merge_hits([hit("a", 0.8, "picture")], [hit("a", 0.8, "sound")])
     assert merged[0].envelope.reason.startswith("picture")
+
+
+def test_each_visual_model_gets_its_own_calibrated_image_threshold() -> None:
+    from search.thresholds import IMAGE, IMAGE_SSCD, defaults_for
+
+    assert defaults_for("sscd_distilled")[MediaType.IMAGE] == IMAGE
+    assert defaults_for("sscd")[MediaType.IMAGE] == IMAGE_SSCD != IMAGE
+    assert defaults_for("sscd")[MediaType.AUDIO] == defaults_for("sscd_distilled")[MediaType.AUDIO]
