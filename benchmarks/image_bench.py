@@ -99,31 +99,22 @@ def run_nearmatch(manifest: dict[str, Any], root: Path, config: ExtractorConfig,
 class RawModel:
     """Raw ONNX Runtime images/s on decoded, preprocessed catalog images, and raw decode images/s.
 
-    The session is built with the same options as ``FrameEmbedder`` and fed
-    batches of ``config.batch_size`` images of one shape, nothing else timed.
+    A ``FrameEmbedder`` session (the options ingest uses) is fed batches of
+    ``config.batch_size`` images of one shape, nothing else timed.
     The machine may be shared, so the model is timed right before and right
     after ingest and the ingest ratio uses the mean of the two.
     """
 
     def __init__(self, manifest: dict[str, Any], root: Path, config: ExtractorConfig) -> None:
-        import onnxruntime as ort
-
         blobs = [(root / c["path"]).read_bytes() for c in manifest["catalog"]]
         started = time.perf_counter()
         images = [decode_image(b, draft_size=2 * config.input_size) for b in blobs]
         self.decode_images_per_s = len(images) / (time.perf_counter() - started)
-        embedder = FrameEmbedder(config)
+        # A session of its own, built by the same code as ingest's (same options).
+        self._embedder = FrameEmbedder(config)
         started = time.perf_counter()
-        prepared = [embedder.preprocess(image) for image in images]
+        prepared = [self._embedder.preprocess(image) for image in images]
         self.preprocess_images_per_s = len(images) / (time.perf_counter() - started)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = config.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(config.model.model_path), sess_options=options,
-                                             providers=["CPUExecutionProvider"])
-        self._name = self._session.get_inputs()[0].name
         by_shape: dict[tuple[int, ...], list[np.ndarray]] = {}
         for array in prepared:
             by_shape.setdefault(array.shape, []).append(array)
@@ -131,12 +122,12 @@ class RawModel:
                          for i in range(0, len(group), config.batch_size)]
         self.images = len(prepared)
         self.distinct_shapes = len(by_shape)
-        self._session.run(None, {self._name: self._batches[0]})  # warm-up, untimed
+        self._embedder.embed_preprocessed(self._batches[0])  # warm-up, untimed
 
     def model_images_per_s(self) -> float:
         started = time.perf_counter()
         for batch in self._batches:
-            self._session.run(None, {self._name: batch})
+            self._embedder.embed_preprocessed(batch)
         return self.images / (time.perf_counter() - started)
 
 
