@@ -20,7 +20,6 @@ import dataclasses
 import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks import image_eval
+from benchmarks.machine import machine_info
 from benchmarks.image_baselines import HashMethod, hash_images, search_hashes
 from benchmarks.image_dataset import DatasetConfig, build_dataset, dataset_dir
 from benchmarks.image_eval import Predictions
@@ -45,18 +45,6 @@ LOG = logging.getLogger(__name__)
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TOP_K = 10
-
-
-def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
 
 def run_nearmatch(manifest: dict[str, Any], root: Path, config: ExtractorConfig, queries: list[dict[str, Any]],
