@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
-from fractions import Fraction
-
-import av
 import numpy as np
 import pytest
 
 from benchmarks.audio_transforms import encode, music_like
 from indexer.audio_decode import AudioDecodeConfig, decode_audio
 from indexer.errors import BadInputError, LimitExceededError, NotFoundError
+from tests.av_media import video_bytes
 
 RATE = 16000
 
@@ -19,35 +16,6 @@ RATE = 16000
 @pytest.fixture(scope="module")
 def melody() -> np.ndarray:
     return music_like(6.0, RATE, seed=11)
-
-
-def _video(with_audio: bool, audio: np.ndarray | None = None, container: str = "mp4") -> bytes:
-    """A 2 s 64x48 H.264 (or VP9) video, with an AAC / Opus soundtrack when asked."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format=container) as out:
-        vcodec = "libx264" if container == "mp4" else "libvpx-vp9"
-        video = out.add_stream(vcodec, rate=10)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        if with_audio:
-            sound = out.add_stream("aac" if container == "mp4" else "libopus", rate=48000 if container != "mp4" else RATE)
-            sound.layout = "mono"
-        for i in range(20):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 10, np.uint8), format="rgb24")
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        if with_audio:
-            assert audio is not None
-            resampler = av.AudioResampler(format="fltp", layout="mono", rate=sound.rate)
-            frame = av.AudioFrame.from_ndarray(audio[None].astype(np.float32), format="flt", layout="mono")
-            frame.sample_rate, frame.pts, frame.time_base = RATE, 0, Fraction(1, RATE)
-            for chunk in resampler.resample(frame) + resampler.resample(None):
-                for packet in sound.encode(chunk):
-                    out.mux(packet)
-            for packet in sound.encode(None):
-                out.mux(packet)
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize("codec,bitrate", [("libmp3lame", 32000), ("aac", 32000), ("libopus", 24000), ("pcm_s16le", None), ("flac", None)])
@@ -74,14 +42,14 @@ def test_path_input(tmp_path, melody: np.ndarray) -> None:
 
 @pytest.mark.parametrize("container", ["mp4", "webm"])
 def test_soundtrack_of_a_video(melody: np.ndarray, container: str) -> None:
-    signal = decode_audio(_video(True, melody[: 2 * RATE], container))
+    signal = decode_audio(video_bytes(2.0, melody[: 2 * RATE], RATE, container))
     assert signal.duration_s == pytest.approx(2.0, abs=0.1)
     assert float(np.max(np.abs(signal.samples))) > 0.1
 
 
 def test_video_without_audio_is_a_clear_error() -> None:
     with pytest.raises(BadInputError, match="no audio stream"):
-        decode_audio(_video(False))
+        decode_audio(video_bytes(2.0))
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00" * 1000, bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8))])

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -17,33 +14,9 @@ from indexer.catalog import AssetRecord, Catalog
 from indexer.media_types import MediaType
 from search.audio_search import match_audio, search_audio
 from search.envelope import MatchType
+from tests.av_media import video_bytes
 
 RATE = 16000
-
-
-def _video_with_soundtrack(audio: np.ndarray) -> bytes:
-    """A small H.264 + AAC mp4 whose soundtrack is ``audio`` (mono float32 at RATE)."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        video = out.add_stream("libx264", rate=5)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        sound = out.add_stream("aac", rate=RATE)
-        sound.layout = "mono"
-        for i in range(int(audio.shape[0] / RATE * 5)):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (i * 7) % 255, np.uint8), format="rgb24")
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        resampler = av.AudioResampler(format="fltp", layout="mono", rate=RATE)
-        frame = av.AudioFrame.from_ndarray(audio[None].astype(np.float32), format="flt", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, 0, Fraction(1, RATE)
-        for chunk in resampler.resample(frame) + resampler.resample(None):
-            for packet in sound.encode(chunk):
-                out.mux(packet)
-        for packet in sound.encode(None):
-            out.mux(packet)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +32,7 @@ def catalog(tmp_path: Path, songs: list[np.ndarray]) -> Catalog:
         cat.put_asset(AssetRecord(asset_id=f"song{i}", media_type=MediaType.AUDIO, source=f"song{i}.ogg", sha256=f"{i}",
                                   metadata={"n": i}, duration_s=40.0, has_audio=True),
                       audio=fingerprint(decode_audio(data)))
-    clip = _video_with_soundtrack(songs[2])
+    clip = video_bytes(len(songs[2]) / RATE, songs[2], RATE)
     cat.put_asset(AssetRecord(asset_id="clip", media_type=MediaType.VIDEO, source="clip.mp4", sha256="c",
                               duration_s=40.0, has_audio=True),
                   audio=fingerprint(decode_audio(clip)))
