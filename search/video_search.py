@@ -18,7 +18,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from indexer.catalog import Catalog, pool_windows
+from indexer.catalog import Catalog
+from indexer.records import FrameHit, WindowHit
+from indexer.windows import pool_windows
 from indexer.extractor import FrameEmbedder
 from indexer.media_types import MediaType
 from indexer.video_decode import SampledVideo, VideoSamplingConfig, VideoSource, sample_frames
@@ -147,24 +149,23 @@ def candidate_assets(catalog: Catalog, query: VideoFeatures, config: VideoSearch
     frames, not by many near-identical frames of its own.
     """
     votes: dict[str, float] = defaultdict(float)
-    for hits in catalog.search_frames(query.embeddings, config.frames_per_query_frame):
+    _add_votes(votes, catalog.search_frames(query.embeddings, config.frames_per_query_frame), config)
+    windows, _ = pool_windows(query.embeddings, catalog.config.window_frames)
+    if len(windows):
+        _add_votes(votes, catalog.search_windows(windows, config.windows_per_query_window), config)
+    ranked = sorted(votes, key=lambda a: -votes[a])
+    return ranked[: config.max_candidates]
+
+
+def _add_votes(votes: dict[str, float], rows: list[list[FrameHit | WindowHit]], config: VideoSearchConfig) -> None:
+    """Add, per query row, each asset's best neighbour similarity at or above the vote floor."""
+    for hits in rows:
         best: dict[str, float] = {}
         for hit in hits:
             if hit.score >= config.min_vote_similarity:
                 best[hit.asset_id] = max(best.get(hit.asset_id, 0.0), hit.score)
         for asset_id, score in best.items():
             votes[asset_id] += score
-    windows, _ = pool_windows(query.embeddings, catalog.config.window_frames)
-    if len(windows):
-        for hits in catalog.search_windows(windows, config.windows_per_query_window):
-            best = {}
-            for hit in hits:
-                if hit.score >= config.min_vote_similarity:
-                    best[hit.asset_id] = max(best.get(hit.asset_id, 0.0), hit.score)
-            for asset_id, score in best.items():
-                votes[asset_id] += score
-    ranked = sorted(votes, key=lambda a: -votes[a])
-    return ranked[: config.max_candidates]
 
 
 def search_video(catalog: Catalog, embedder: FrameEmbedder, video: SampledVideo, top_k: int = 10,
