@@ -10,10 +10,8 @@ media type is kept; times are on the asset's clock).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import lmdb
@@ -23,6 +21,7 @@ from indexer.audio_decode import AudioDecodeConfig, AudioSignal, decode_audio
 from indexer.audio_fingerprint import FingerprintConfig, Landmarks, fingerprint
 from indexer.audio_postings import AudioPostings
 from indexer.errors import BadInputError
+from indexer.media_source import MediaInput, as_media_source
 from indexer.media_types import MediaType
 from search.audio_align import (
     AlignConfig,
@@ -75,11 +74,10 @@ def search_postings(
         if hi - lo < config.align.min_hits:
             continue
         hits = Hits(qh.times[rows[lo:hi]], ref_t[lo:hi], qh.hypothesis[rows[lo:hi]], qh.hashes[rows[lo:hi]])
-        peaks.append((best_offset_count(hits, qh.scales, config.align), int(asset), lo, hi))
+        peaks.append((best_offset_count(hits, qh.scales, config.align), int(asset), hits))
     peaks.sort(key=lambda p: -p[0])
     out: list[AudioCandidate] = []
-    for _, asset, lo, hi in peaks[: max(config.align.max_candidates, top_k)]:
-        hits = Hits(qh.times[rows[lo:hi]], ref_t[lo:hi], qh.hypothesis[rows[lo:hi]], qh.hashes[rows[lo:hi]])
+    for _, asset, hits in peaks[: max(config.align.max_candidates, top_k)]:
         segments = segments_from_hits(hits, qh.scales, marks.frame_s, marks.duration_s, config.align)
         score = score_of(segments)
         if score > 0:
@@ -143,24 +141,20 @@ def audio_envelope(
     )
 
 
-def _signal(source: str | Path | bytes | AudioSignal, config: AudioSearchConfig) -> AudioSignal:
+def _signal(source: MediaInput | AudioSignal, config: AudioSearchConfig) -> AudioSignal:
     return source if isinstance(source, AudioSignal) else decode_audio(source, config.decode)
 
 
-def _read(source: str | Path | bytes) -> bytes | None:
-    if isinstance(source, (bytes, bytearray)):
-        return bytes(source)
-    path = Path(source)
-    return path.read_bytes() if path.is_file() and path.stat().st_size <= 1 << 30 else None
-
-
 def match_audio(
-    source: str | Path | bytes, target: str | Path | bytes, config: AudioSearchConfig = AudioSearchConfig()
+    source: MediaInput, target: MediaInput, config: AudioSearchConfig = AudioSearchConfig(),
+    exact: bool | None = None,
 ) -> MatchEnvelope:
-    """Pairwise: where the audio of ``source`` (query) is found in ``target``; works on video soundtracks too."""
+    """Pairwise: where the audio of ``source`` (query) is found in ``target``; works on video soundtracks too.
+
+    ``exact``: whether the two are the same bytes, when the caller knows; otherwise both are hashed.
+    """
     start = time.perf_counter()
-    a, b = _read(source), _read(target)
-    same = a is not None and b is not None and hashlib.sha256(a).digest() == hashlib.sha256(b).digest()
+    same = exact if exact is not None else as_media_source(source).sha256() == as_media_source(target).sha256()
     query = _signal(source, config)
     reference = _signal(target, config)
     segments = align_landmarks(
@@ -173,7 +167,7 @@ def match_audio(
 
 def search_audio(
     catalog: Any,
-    source: str | Path | bytes | AudioSignal,
+    source: MediaInput | AudioSignal,
     top_k: int = 10,
     config: AudioSearchConfig = AudioSearchConfig(),
     postings: AudioPostings | None = None,

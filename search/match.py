@@ -13,7 +13,7 @@ from indexer.media_source import MediaSource
 from indexer.media_types import MediaType
 from indexer.probe import detect_media_type
 from search.envelope import MatchEnvelope
-from search.query import SearchConfig, decoder_input, audio_search_config, image_envelope
+from search.query import SearchConfig, audio_search_config, image_envelope
 
 
 def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedder,
@@ -40,5 +40,6 @@ def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedde
     else:
         from search.audio_search import match_audio
 
-        envelope = match_audio(decoder_input(source), decoder_input(target), audio_search_config(features, config))
+        envelope = match_audio(source, target, audio_search_config(features, config),
+                               exact=exact)
     return dataclasses.replace(envelope, processing_time_ms=(time.perf_counter() - started) * 1000.0)

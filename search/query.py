@@ -70,7 +70,7 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
     else:
         from search.audio_search import search_audio
 
-        hits = search_audio(catalog, decoder_input(source), config.top_k, audio_search_config(features, config),
+        hits = search_audio(catalog, source, config.top_k, audio_search_config(features, config),
                             postings=catalog.postings)
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     if config.matches_only:
@@ -89,17 +89,13 @@ def audio_search_config(features: FeatureConfig, config: SearchConfig):
                              thresholds=config.thresholds[MediaType.AUDIO])
 
 
-def decoder_input(source: MediaSource) -> str | bytes:
-    return str(source.path) if source.path is not None else source.data
-
-
 def _search_soundtrack(catalog: Catalog, source: MediaSource, features: FeatureConfig,
                        config: SearchConfig) -> list[SearchHit]:
     """Audio hits for the soundtrack of a video query; a silent soundtrack simply finds nothing."""
     from search.audio_search import search_audio
 
     try:
-        return search_audio(catalog, decoder_input(source), config.top_k, audio_search_config(features, config),
+        return search_audio(catalog, source, config.top_k, audio_search_config(features, config),
                             postings=catalog.postings)
     except BadInputError:
         return []
