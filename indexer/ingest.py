@@ -46,20 +46,24 @@ class IngestConfig:
 
 @dataclasses.dataclass(frozen=True)
 class IngestItem:
-    """One asset to ingest: a local file or a URL (fetched by the caller's fetcher)."""
+    """One asset to ingest: a local file, a URL (fetched by the caller's fetcher) or bytes in memory."""
 
     asset_id: str
     path: Path | None = None
     url: str | None = None
+    data: bytes | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    name: str = "<bytes>"  # what a ``data`` item is called in reports and records
 
     def __post_init__(self) -> None:
-        if (self.path is None) == (self.url is None):
-            raise BadInputError(f"{self.asset_id}: expected exactly one of path or url")
+        if sum(x is not None for x in (self.path, self.url, self.data)) != 1:
+            raise BadInputError(f"{self.asset_id}: expected exactly one of path, url or data")
 
     @property
     def origin(self) -> str:
-        return str(self.path) if self.path is not None else str(self.url)
+        if self.path is not None:
+            return str(self.path)
+        return self.url if self.url is not None else self.name
 
 
 @dataclasses.dataclass
@@ -242,6 +246,8 @@ class Ingestor:
             if self.fetch_url is None:
                 raise BadInputError(f"{item.asset_id}: URL items need a URL fetcher; none was configured")
             source = MediaSource.from_bytes(self.fetch_url(item.url), name=item.url)
+        elif item.data is not None:
+            source = MediaSource.from_bytes(item.data, name=item.name)
         else:
             source = MediaSource.from_path(item.path)
         source.check(self.config.max_bytes)

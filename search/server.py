@@ -175,14 +175,13 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
         return self._guard(context, run)
 
     def Ingest(self, request: pb.IngestRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
-        return self._guard(context, lambda: self._ingest(request, self._ingest_item(request, context)))
+        return self._guard(context, lambda: self._ingest(self._ingest_item(request, context)))
 
     def IngestUpload(self, request_iterator: Iterator[pb.IngestUploadRequest],
                      context: grpc.ServicerContext) -> pb.IngestResponse:
         def run() -> pb.IngestResponse:
             header, data = self._receive_upload(request_iterator, context)
-            item, payload = _bytes_item(header, data, header.media.filename or "<upload>")
-            return self._ingest(header, (item, payload))
+            return self._ingest(_bytes_item(header, data, header.media.filename or "<upload>"))
         return self._guard(context, run)
 
     def Delete(self, request: pb.DeleteRequest, context: grpc.ServicerContext) -> pb.DeleteResponse:
@@ -241,14 +240,11 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
         return pb.SearchResponse(query=result.query, processing_time_ms=result.processing_time_ms,
                                  results=[hit_to_proto(hit) for hit in result.hits])
 
-    def _ingest(self, request: pb.IngestRequest, prepared: tuple[IngestItem, bytes | None]) -> pb.IngestResponse:
+    def _ingest(self, item: IngestItem) -> pb.IngestResponse:
         started = time.perf_counter()
-        item, payload = prepared
         with self._write_lock:
             existed = self.catalog.get(item.asset_id) is not None
-            ingestor = Ingestor(self.catalog, self.embedder, features=self.features,
-                                fetch_url=lambda _: payload or b"")
-            report = ingestor.run([item])
+            report = Ingestor(self.catalog, self.embedder, features=self.features).run([item])
         if report.failed:
             failure = report.failed[0]
             raise _error_class(failure.get("kind"))(failure["error"])
@@ -257,13 +253,13 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
                                  processing_time_ms=(time.perf_counter() - started) * 1000.0)
 
     def _ingest_item(self, request: pb.IngestRequest,
-                     context: grpc.ServicerContext) -> tuple[IngestItem, bytes | None]:
+                     context: grpc.ServicerContext) -> IngestItem:
         """The IngestItem for a request; URL media is fetched here, before the write lock."""
         metadata = parse_metadata(request.metadata_json)
         kind = request.media.WhichOneof("source")
         if kind == "server_path":
             path = self._server_path(request.media.server_path)
-            return IngestItem(asset_id=request.asset_id, path=path, metadata=metadata), None
+            return IngestItem(asset_id=request.asset_id, path=path, metadata=metadata)
         if kind == "asset_id":
             raise BadInputError("expected media data, a URL or a server path to ingest, got an asset_id")
         source = self._source(request.media, context)
@@ -334,11 +330,9 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
             self.query_embedder.set_thread_timeout(context.time_remaining())
 
 
-def _bytes_item(request: pb.IngestRequest, data: bytes, name: str) -> tuple[IngestItem, bytes]:
-    # IngestItem takes a path or a URL; bytes go through the Ingestor's fetcher hook,
-    # with the media's name as the recorded source.
-    item = IngestItem(asset_id=request.asset_id, url=name, metadata=parse_metadata(request.metadata_json))
-    return item, data
+def _bytes_item(request: pb.IngestRequest, data: bytes, name: str) -> IngestItem:
+    """The media's name is the recorded source of an uploaded asset."""
+    return IngestItem(asset_id=request.asset_id, data=data, name=name, metadata=parse_metadata(request.metadata_json))
 
 
 def _error_class(kind: str | None) -> type[NearmatchError]:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from indexer.catalog import Catalog
@@ -50,3 +51,17 @@ def test_a_repeated_asset_id_keeps_the_later_item_across_shape_batches(tmp_path:
         Ingestor(catalog, FrameEmbedder(features.visual), features).run(items_from_manifest(manifest))
         assert catalog.get("sku").source == str(paths["chelsea"])
         assert catalog.stats()["indexed_frames"] == 2
+
+
+def test_bytes_items_are_ingested_under_their_name_and_need_exactly_one_source(tmp_path: Path, photo_dir: Path) -> None:
+    from indexer.errors import BadInputError
+    from indexer.ingest import IngestItem
+
+    data = (photo_dir / "rocket.jpg").read_bytes()
+    features = FeatureConfig()
+    with Catalog.open(tmp_path / "catalog", features.record()) as catalog:
+        report = Ingestor(catalog, FrameEmbedder(features.visual), features).run(
+            [IngestItem("upload", data=data, name="rocket-upload.jpg")])
+        assert report.ingested == ["upload"] and catalog.get("upload").source == "rocket-upload.jpg"
+    with pytest.raises(BadInputError, match="exactly one of path, url or data"):
+        IngestItem("both", path=photo_dir / "rocket.jpg", data=data)
