@@ -39,7 +39,7 @@ from indexer.audio_fingerprint import Fingerprint
 from indexer.audio_postings import AudioPostings, pack_hash_set, unpack_hash_set
 from indexer.errors import BadInputError, CatalogMismatchError, NotFoundError
 from indexer.records import AssetRecord, FrameHit, WindowHit
-from indexer.windows import pool_windows
+from indexer.windows import pool_windows, window_starts
 from indexer.vector_index import MIN_TRAINING_VECTORS, VectorIndex, VectorIndexConfig
 
 LOG = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ class Catalog:
                              f"{embeddings.shape} and {times.shape}")
         if not np.isfinite(embeddings).all():
             raise BadInputError(f"{record.asset_id}: expected finite embeddings, got NaN or infinity")
-        windows, window_starts = pool_windows(embeddings, self.config.window_frames) if len(embeddings) > 1 \
+        windows, _ = pool_windows(embeddings, self.config.window_frames) if len(embeddings) > 1 \
             else (np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, np.int64))
         with self._lock:
             with self.env.begin(write=True) as txn:
@@ -338,7 +338,7 @@ class Catalog:
             hits = []
             for asset_id, window_index, score in row:
                 asset_times = times.of(asset_id)
-                first = int(pool_windows(np.zeros((len(asset_times), 1), np.float32), size)[1][window_index])
+                first = int(window_starts(len(asset_times), size)[window_index])
                 last = min(first + size, len(asset_times)) - 1
                 hits.append(WindowHit(asset_id, window_index, asset_times[first], asset_times[last], score))
             out.append(hits)
