@@ -9,7 +9,7 @@ from fighting over the same cores.
 
 ``BatchingEmbedder`` has the interface of ``FrameEmbedder`` that the search and
 match functions use (``config``, ``record``, ``preprocess``, ``embed``,
-``embed_preprocessed``), so the server hands it to the same functions the CLI calls.
+``embed_preprocessed``, ``embed_prepared``), so the server hands it to the same functions the CLI calls.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from indexer.errors import LimitExceededError
-from indexer.extractor import FrameEmbedder
+from indexer.extractor import EMBEDDING_DIM, FrameEmbedder
 
 LOG = logging.getLogger(__name__)
 
@@ -72,16 +72,16 @@ class BatchingEmbedder:
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Any number of (H, W, 3) uint8 images -> (n, 512) float32 L2-normalised, in order."""
-        return self.embed_preprocessed_list([self.embedder.preprocess(image) for image in images])
+        return self.embed_prepared([self.embedder.preprocess(image) for image in images])
 
     def embed_preprocessed(self, batch: np.ndarray) -> np.ndarray:
         """(n, h, w, 3) uint8 -> (n, 512) float32, through the shared queue."""
-        return self.embed_preprocessed_list(list(batch))
+        return self.embed_prepared(list(batch))
 
-    def embed_preprocessed_list(self, arrays: list[np.ndarray], timeout_s: float | None = None) -> np.ndarray:
+    def embed_prepared(self, arrays: list[np.ndarray], timeout_s: float | None = None) -> np.ndarray:
         """Preprocessed (h, w, 3) uint8 arrays (shapes may differ) -> (n, 512) float32."""
         if not arrays:
-            return np.zeros((0, 512), np.float32)
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
         with self._count_lock:
             if self._queued_images + len(arrays) > self.batch_config.max_queued:
                 raise LimitExceededError(
@@ -147,13 +147,8 @@ class BatchingEmbedder:
         if not arrays:
             return
         try:
-            out = np.zeros((len(arrays), 512), np.float32)
-            by_shape: dict[tuple[int, ...], list[int]] = {}
-            for i, array in enumerate(arrays):
-                by_shape.setdefault(array.shape, []).append(i)
-            for indices in by_shape.values():
-                out[indices] = self.embedder.embed_preprocessed(np.stack([arrays[i] for i in indices]))
-                self.model_calls += 1
+            out = self.embedder.embed_prepared(arrays)  # one model call per input shape
+            self.model_calls += len({array.shape for array in arrays})
             self.images_embedded += len(arrays)
         except BaseException as exc:  # noqa: BLE001 - every waiting caller must hear about it
             LOG.exception("batched embedding failed")
