@@ -38,6 +38,7 @@ import numpy as np
 from indexer.audio_fingerprint import Fingerprint
 from indexer.audio_postings import AudioPostings, pack_hash_set, unpack_hash_set
 from indexer.errors import BadInputError, CatalogMismatchError, NotFoundError
+from indexer.extractor import EMBEDDING_DIM
 from indexer.records import AssetRecord, FrameHit, WindowHit
 from indexer.windows import pool_windows, window_starts
 from indexer.vector_index import MIN_TRAINING_VECTORS, VectorIndex, VectorIndexConfig
@@ -46,7 +47,6 @@ LOG = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 OLDEST_READABLE_VERSION = 1
-EMBEDDING_DIM = 512
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
