@@ -17,9 +17,10 @@ from indexer.catalog import Catalog, CatalogConfig
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from indexer.extractor import ExtractorConfig, FrameEmbedder, ModelName
 from indexer.features import FeatureConfig
-from indexer.ingest import Ingestor, items_from_manifest, items_from_paths
+from indexer.ingest import Ingestor
 from indexer.media_source import MediaSource
 from indexer.vector_index import VectorIndexConfig
+from search.cli_format import format_ingest, format_search, ingest_items
 from search.cli_remote import add_client_flags, add_serve_parser, cmd_serve, remote_ingest, remote_match, remote_search
 from search.match import match_media
 from search.query import SearchConfig, search_media
@@ -112,22 +113,14 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None
 def cmd_ingest(args: argparse.Namespace) -> int:
     if _require_catalog_or_server(args):
         return remote_ingest(args, _emit)
-    if not args.paths and args.manifest is None:
-        raise BadInputError("expected at least one PATH or --manifest, got neither")
-    items = list(items_from_paths(args.paths))
-    if args.manifest is not None:
-        items += list(items_from_manifest(args.manifest))
+    items = ingest_items(args.paths, args.manifest)
     index = None if args.index_factory is None else VectorIndexConfig(args.index_factory, args.index_search_params)
     catalog, features = open_catalog_features(args.catalog, args.model, index)
     with catalog:
         ingestor = Ingestor(catalog, FrameEmbedder(features.visual), features, fetch_url=_url_fetcher())
         with _progress(len(items), "ingest") as bar:
             report = ingestor.run(items, on_done=lambda asset_id, outcome: bar.update(1))
-    human = (f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged, "
-             f"failed {len(report.failed)} in {report.seconds:.1f} s")
-    for failure in report.failed:
-        human += f"\n  failed {failure['path']}: {failure['error']}"
-    _emit(args, report.to_dict(), human)
+    _emit(args, report.to_dict(), format_ingest(report.to_dict()))
     return EXIT_OK
 
 
@@ -140,16 +133,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     with catalog:
         embedder = FrameEmbedder(features.visual)
         for query in args.queries:
-            result = search_media(catalog, embedder, _media_source(query), config, features)
-            lines = [f"{result.query}: {len(result.hits)} hits in {result.processing_time_ms:.0f} ms"]
-            for hit in result.hits:
-                env = hit.envelope
-                lines.append(f"  {hit.rank:>3}. {hit.asset_id}  score={env.similarity_score:.3f} "
-                             f"match={env.match} {env.confidence.value} {env.match_type.value}"
-                             + "".join(f"\n       {s.source_start_s:.1f}-{s.source_end_s:.1f}s -> "
-                                       f"{s.target_start_s:.1f}-{s.target_end_s:.1f}s ({s.score:.2f})"
-                                       for s in env.matched_segments))
-            _emit(args, result.to_dict(), "\n".join(lines))
+            result = search_media(catalog, embedder, _media_source(query), config, features).to_dict()
+            _emit(args, result, format_search(result))
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import BadInputError, NearmatchError
-from indexer.ingest import items_from_manifest, items_from_paths
+from search.cli_format import format_ingest, format_search, ingest_items
 
 LOG = logging.getLogger(__name__)
 
@@ -81,14 +81,7 @@ def remote_search(args: argparse.Namespace, emit: Any) -> int:
     with client_for(args) as client:
         for query in args.queries:
             result = client.search(_media(query), top_k=args.top_k, matches_only=args.matches_only)
-            lines = [f"{result['query']}: {len(result['results'])} hits in {result['processing_time_ms']:.0f} ms"]
-            for hit in result["results"]:
-                lines.append(f"  {hit['rank']:>3}. {hit['asset_id']}  score={hit['similarity_score']:.3f} "
-                             f"match={hit['match']} {hit['confidence']} {hit['match_type']}"
-                             + "".join(f"\n       {s['source_start']:.1f}-{s['source_end']:.1f}s -> "
-                                       f"{s['target_start']:.1f}-{s['target_end']:.1f}s ({s['score']:.2f})"
-                                       for s in hit["matched_segments"]))
-            emit(args, result, "\n".join(lines))
+            emit(args, result, format_search(result))
     return 0
 
 
@@ -100,11 +93,7 @@ def remote_match(args: argparse.Namespace, emit: Any) -> int:
 
 
 def remote_ingest(args: argparse.Namespace, emit: Any) -> int:
-    if not args.paths and args.manifest is None:
-        raise BadInputError("expected at least one PATH or --manifest, got neither")
-    items = list(items_from_paths(args.paths))
-    if args.manifest is not None:
-        items += list(items_from_manifest(args.manifest))
+    items = ingest_items(args.paths, args.manifest)
     started = time.perf_counter()
     ingested, skipped, failed = [], [], []
     with client_for(args) as client:
@@ -119,9 +108,7 @@ def remote_ingest(args: argparse.Namespace, emit: Any) -> int:
             (skipped if outcome["status"] == "unchanged" else ingested).append(item.asset_id)
     seconds = time.perf_counter() - started
     report = {"ingested": len(ingested), "skipped": len(skipped), "failed": failed, "seconds": round(seconds, 3)}
-    human = (f"ingested {len(ingested)}, skipped {len(skipped)} unchanged, failed {len(failed)} in {seconds:.1f} s"
-             + "".join(f"\n  failed {f['path']}: {f['error']}" for f in failed))
-    emit(args, report, human)
+    emit(args, report, format_ingest(report))
     return 0
 
 
