@@ -25,6 +25,7 @@ from search.cli_remote import add_client_flags, add_serve_parser, cmd_serve, rem
 from search.match import match_media
 from search.query import SearchConfig, search_media
 from search.thresholds import defaults_for
+from search.url_fetch import FetchConfig, fetch_url
 
 LOG = logging.getLogger("nearmatch")
 
@@ -117,7 +118,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     index = None if args.index_factory is None else VectorIndexConfig(args.index_factory, args.index_search_params)
     catalog, features = open_catalog_features(args.catalog, args.model, index)
     with catalog:
-        ingestor = Ingestor(catalog, FrameEmbedder(features.visual), features, fetch_url=_url_fetcher())
+        ingestor = Ingestor(catalog, FrameEmbedder(features.visual), features, fetch_url=_fetch_url)
         with _progress(len(items), "ingest") as bar:
             report = ingestor.run(items, on_done=lambda asset_id, outcome: bar.update(1))
     _emit(args, report.to_dict(), format_ingest(report.to_dict()))
@@ -179,21 +180,13 @@ def _require_catalog_or_server(args: argparse.Namespace) -> bool:
 def _media_source(reference: str) -> MediaSource:
     """A query given as a local path or an http(s) URL."""
     if reference.startswith(("http://", "https://")):
-        fetch = _url_fetcher()
-        if fetch is None:
-            raise BadInputError(f"{reference}: URL queries need the URL fetcher (search.url_fetch)")
-        return MediaSource.from_bytes(fetch(reference), name=reference)
+        return MediaSource.from_bytes(_fetch_url(reference), name=reference)
     return MediaSource.from_path(reference)
 
 
-def _url_fetcher():
-    """The SSRF-guarded URL fetcher with default caps, when this build has it."""
-    try:
-        from search.url_fetch import FetchConfig, fetch_url
-    except ImportError:
-        return None
-    config = FetchConfig()
-    return lambda url: fetch_url(url, config)
+def _fetch_url(url: str) -> bytes:
+    """Fetch with the SSRF guards and the default caps of ``search.url_fetch``."""
+    return fetch_url(url, FetchConfig())
 
 
 def _progress(total: int, label: str):
