@@ -8,12 +8,11 @@ import time
 from indexer.errors import BadInputError
 from indexer.extractor import FrameEmbedder
 from indexer.features import FeatureConfig
-from indexer.image_decode import decode_image
 from indexer.media_source import MediaSource
 from indexer.media_types import MediaType
 from indexer.probe import detect_media_type
 from search.envelope import MatchEnvelope
-from search.query import SearchConfig, audio_search_config, image_envelope
+from search.query import SearchConfig, audio_search_config, decode_query_image, image_envelope
 
 
 def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedder,
@@ -27,9 +26,7 @@ def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedde
         raise BadInputError(f"expected two media of the same type, got {source_type.value} and {target_type.value}")
     exact = source.sha256() == target.sha256()
     if source_type is MediaType.IMAGE:
-        images = [decode_image(m.read_bytes(), m.name, config.image, draft_size=2 * embedder.config.input_size)
-                  for m in (source, target)]
-        embeddings = embedder.embed(images)
+        embeddings = embedder.embed([decode_query_image(m, embedder, config) for m in (source, target)])
         envelope = image_envelope(1.0 if exact else float(embeddings[0] @ embeddings[1]), MediaType.IMAGE,
                                   config.thresholds, exact)
     elif source_type is MediaType.VIDEO:
@@ -40,6 +37,5 @@ def match_media(source: MediaSource, target: MediaSource, embedder: FrameEmbedde
     else:
         from search.audio_search import match_audio
 
-        envelope = match_audio(source, target, audio_search_config(features, config),
-                               exact=exact)
+        envelope = match_audio(source, target, audio_search_config(features, config), exact=exact)
     return dataclasses.replace(envelope, processing_time_ms=(time.perf_counter() - started) * 1000.0)

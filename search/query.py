@@ -56,9 +56,7 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
     media_type = detect_media_type(source)
     sha256 = source.sha256()
     if media_type is MediaType.IMAGE:
-        image = decode_image(source.read_bytes(), source.name, config.image,
-                             draft_size=2 * embedder.config.input_size)
-        hits = search_image(catalog, embedder.embed([image])[0], sha256, config)
+        hits = search_image(catalog, embedder.embed([decode_query_image(source, embedder, config)])[0], sha256, config)
     elif media_type is MediaType.VIDEO:
         from search.video_search import VideoSearchConfig, search_video
 
@@ -79,6 +77,11 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
                                 envelope=dataclasses.replace(hit.envelope, processing_time_ms=elapsed_ms))
             for rank, hit in enumerate(hits, 1)]
     return QueryResult(source.name, elapsed_ms, tuple(hits))
+
+
+def decode_query_image(source: MediaSource, embedder: FrameEmbedder, config: SearchConfig) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of an image query, JPEG decoded at about twice the model's input size."""
+    return decode_image(source.read_bytes(), source.name, config.image, draft_size=2 * embedder.config.input_size)
 
 
 def audio_search_config(features: FeatureConfig, config: SearchConfig):
@@ -114,7 +117,8 @@ def merge_hits(visual: list[SearchHit], audio: list[SearchHit]) -> list[SearchHi
         if kept is None:
             by_asset[hit.asset_id] = hit
             continue
-        stronger, weaker = (kept, hit) if kept.envelope.similarity_score >= hit.envelope.similarity_score else (hit, kept)
+        kept_wins = kept.envelope.similarity_score >= hit.envelope.similarity_score
+        stronger, weaker = (kept, hit) if kept_wins else (hit, kept)
         if weaker.envelope.match:
             note = f"; the {'sound' if stronger is kept else 'picture'} matches too " \
                    f"(score {weaker.envelope.similarity_score:.2f})"
