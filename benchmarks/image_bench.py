@@ -96,7 +96,7 @@ class RawModel:
     def __init__(self, manifest: dict[str, Any], root: Path, config: ExtractorConfig) -> None:
         blobs = [(root / c["path"]).read_bytes() for c in manifest["catalog"]]
         started = time.perf_counter()
-        images = [decode_image(b, draft_size=2 * config.input_size) for b in blobs]
+        images = [decode_image(b, draft_size=config.draft_size) for b in blobs]
         self.decode_images_per_s = len(images) / (time.perf_counter() - started)
         # A session of its own, built by the same code as ingest's (same options).
         self._embedder = FrameEmbedder(config)
@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="every 5th query only (a smoke run)")
     parser.add_argument("--sweep", action="store_true", help="run the preprocessing sweep on the calibration split")
     parser.add_argument("--sweep-models", default="sscd_distilled", help="comma-separated models for --sweep")
+    parser.add_argument("--jpeg-draft-scale", type=float, default=ExtractorConfig().jpeg_draft_scale,
+                        help="decode JPEGs at a DCT scale keeping this multiple of the input size")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = run_sweep(manifest, root, [ModelName(m) for m in args.sweep_models.split(",")])
         write_sweep(rows, args.out, command, machine_info())
     queries = manifest["queries"][::5] if args.quick else manifest["queries"]
-    config = dataclasses.replace(ExtractorConfig(), model=ModelName(args.model))
+    config = dataclasses.replace(ExtractorConfig(), model=ModelName(args.model), jpeg_draft_scale=args.jpeg_draft_scale)
     LOG.info("nearmatch %s: ingesting %d images, searching %d queries", config.model.value,
              len(manifest["catalog"]), len(queries))
     raw_model = RawModel(manifest, root, config)
@@ -217,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "_quick" if args.quick else ""
     if args.model != ExtractorConfig().model.value:
         suffix += f"_{args.model}"
+    if args.jpeg_draft_scale != ExtractorConfig().jpeg_draft_scale:
+        suffix += f"_draft{args.jpeg_draft_scale:g}"
     (args.out / f"image{suffix}.json").write_text(json.dumps(results, indent=1))
     from benchmarks.image_report import write_markdown
 

@@ -74,7 +74,7 @@ def write_markdown(results: dict[str, Any], path: Path, sweep_path: Path | None 
         f"(mean of right before / right after ingest) | {speed['raw_model_images_per_s']:.1f} "
         f"({speed['raw_model_images_per_s_before_ingest']:.1f} / {speed['raw_model_images_per_s_after_ingest']:.1f}) |",
         f"| ingest / raw model | {speed['ingest_over_raw_model']:.2f} |",
-        f"| raw decode (Pillow, JPEG draft at 2x input size, one thread), images/s | "
+        f"| raw decode (Pillow, JPEG draft at {results['extractor']['jpeg_draft_scale']:g}x input size, one thread), images/s | "
         f"{speed['raw_decode_images_per_s']:.1f} |",
         f"| raw preprocessing (border trim and resize, one thread), images/s | "
         f"{speed['raw_preprocess_images_per_s']:.1f} |",

@@ -30,7 +30,7 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import lmdb
 import numpy as np
@@ -64,6 +64,16 @@ class CatalogConfig:
     def __post_init__(self) -> None:
         if self.window_frames < 1:
             raise ValueError(f"expected window_frames >= 1, got {self.window_frames}")
+
+
+@dataclasses.dataclass(frozen=True)
+class NewAsset:
+    """One asset for ``Catalog.put_assets``; the fields are ``put_asset``'s arguments."""
+
+    record: AssetRecord
+    frame_embeddings: np.ndarray | None = None
+    frame_times_s: np.ndarray | None = None
+    audio: Fingerprint | None = None
 
 
 class Catalog:
@@ -190,49 +200,66 @@ class Catalog:
         the landmark hashes of its sound (an audio file or a video's
         soundtrack). Returns the record with the ids the catalog assigned.
         """
-        embeddings = np.zeros((0, EMBEDDING_DIM), np.float32) if frame_embeddings is None else frame_embeddings
+        return self.put_assets([NewAsset(record, frame_embeddings, frame_times_s, audio)])[0]
+
+    def put_assets(self, assets: Sequence["NewAsset"]) -> list[AssetRecord]:
+        """``put_asset`` for many assets in one LMDB transaction (one commit, one fsync), in order.
+
+        All or nothing: a bad asset raises before anything is written. Asset ids must be distinct.
+        """
+        ids = [asset.record.asset_id for asset in assets]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"expected distinct asset ids in one put_assets call, got {ids}")
+        checked = [self._checked(asset) for asset in assets]
+        stored: list[tuple[AssetRecord, AssetRecord | None, np.ndarray, np.ndarray]] = []
+        with self._lock:
+            with self.env.begin(write=True) as txn:
+                for record, embeddings, times, windows, audio in checked:
+                    old = self._get(txn, record.asset_id)
+                    if old is not None:
+                        self._delete_in_txn(txn, old)
+                    record = dataclasses.replace(
+                        record,
+                        n_frames=len(embeddings),
+                        ingested_at=record.ingested_at or time.time(),
+                        asset_num=self._next_counter(txn, b"next_asset_num", 1),
+                        first_frame_id=self._next_counter(txn, b"next_frame_id", len(embeddings)),
+                        first_window_id=self._next_counter(txn, b"next_window_id", len(windows)),
+                        n_windows=len(windows),
+                    )
+                    key = record.asset_id.encode()
+                    txn.put(key, record.to_json(), db=self._dbs["assets"])
+                    txn.put(_U32.pack(record.asset_num), key, db=self._dbs["nums"])
+                    txn.put(key, embeddings.tobytes(), db=self._dbs["frames"])
+                    txn.put(key, times.tobytes(), db=self._dbs["times"])
+                    _put_range(txn, self._dbs["frame_ranges"], record.first_frame_id, len(embeddings), key)
+                    _put_range(txn, self._dbs["window_ranges"], record.first_window_id, len(windows), key)
+                    if audio is not None and len(audio):
+                        self.postings.add(txn, record.asset_num, audio)
+                        txn.put(key, pack_hash_set(audio), db=self._dbs["audio_hashes"])
+                    stored.append((record, old, embeddings, windows))
+                self._bump_generation(txn)
+            for record, old, _, _ in stored:
+                if old is not None:
+                    self._remove_from_indexes(old)
+            _add_id_ranges(self._frame_index, [(record.first_frame_id, frames) for record, _, frames, _ in stored])
+            _add_id_ranges(self._window_index, [(record.first_window_id, windows) for record, _, _, windows in stored])
+        LOG.debug("stored %d assets", len(stored))
+        return [entry[0] for entry in stored]
+
+    def _checked(self, asset: "NewAsset") -> tuple[AssetRecord, np.ndarray, np.ndarray, np.ndarray, Fingerprint | None]:
+        """Validated (record, embeddings, times, window vectors, audio) of one asset to store."""
+        embeddings = np.zeros((0, EMBEDDING_DIM), np.float32) if asset.frame_embeddings is None else asset.frame_embeddings
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
-        times = np.zeros(len(embeddings)) if frame_times_s is None else np.asarray(frame_times_s, dtype=np.float64)
+        times = np.zeros(len(embeddings)) if asset.frame_times_s is None else np.asarray(asset.frame_times_s, dtype=np.float64)
         if embeddings.ndim != 2 or embeddings.shape[1] != EMBEDDING_DIM or len(times) != len(embeddings):
             raise ValueError(f"expected (n, {EMBEDDING_DIM}) embeddings and (n,) times, got "
                              f"{embeddings.shape} and {times.shape}")
         if not np.isfinite(embeddings).all():
-            raise BadInputError(f"{record.asset_id}: expected finite embeddings, got NaN or infinity")
+            raise BadInputError(f"{asset.record.asset_id}: expected finite embeddings, got NaN or infinity")
         windows, _ = pool_windows(embeddings, self.config.window_frames) if len(embeddings) > 1 \
             else (np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, np.int64))
-        with self._lock:
-            with self.env.begin(write=True) as txn:
-                old = self._get(txn, record.asset_id)
-                if old is not None:
-                    self._delete_in_txn(txn, old)
-                record = dataclasses.replace(
-                    record,
-                    n_frames=len(embeddings),
-                    ingested_at=record.ingested_at or time.time(),
-                    asset_num=self._next_counter(txn, b"next_asset_num", 1),
-                    first_frame_id=self._next_counter(txn, b"next_frame_id", len(embeddings)),
-                    first_window_id=self._next_counter(txn, b"next_window_id", len(windows)),
-                    n_windows=len(windows),
-                )
-                key = record.asset_id.encode()
-                txn.put(key, record.to_json(), db=self._dbs["assets"])
-                txn.put(_U32.pack(record.asset_num), key, db=self._dbs["nums"])
-                txn.put(key, embeddings.tobytes(), db=self._dbs["frames"])
-                txn.put(key, times.tobytes(), db=self._dbs["times"])
-                _put_range(txn, self._dbs["frame_ranges"], record.first_frame_id, len(embeddings), key)
-                _put_range(txn, self._dbs["window_ranges"], record.first_window_id, len(windows), key)
-                if audio is not None and len(audio):
-                    self.postings.add(txn, record.asset_num, audio)
-                    txn.put(key, pack_hash_set(audio), db=self._dbs["audio_hashes"])
-                self._bump_generation(txn)
-            if old is not None:
-                self._remove_from_indexes(old)
-            self._frame_index.add(np.arange(record.first_frame_id, record.first_frame_id + len(embeddings)),
-                                  embeddings)
-            self._window_index.add(np.arange(record.first_window_id, record.first_window_id + len(windows)),
-                                   windows)
-        LOG.debug("stored %s (%d frames, %d windows)", record.asset_id, len(embeddings), len(windows))
-        return record
+        return asset.record, embeddings, times, windows, asset.audio
 
     def delete(self, asset_id: str) -> AssetRecord:
         """Remove ``asset_id`` from LMDB and every index; NotFoundError when absent."""
@@ -468,6 +495,14 @@ class _CachedTimes:
         if asset_id not in self._times:
             self._times[asset_id] = self._catalog.frame_times(asset_id).tolist()
         return self._times[asset_id]
+
+
+def _add_id_ranges(index: VectorIndex, parts: list[tuple[int, np.ndarray]]) -> None:
+    """One FAISS add for many assets: each (first id, (n, dim) vectors) takes ids first .. first + n - 1."""
+    parts = [(first, vectors) for first, vectors in parts if len(vectors)]
+    if parts:
+        index.add(np.concatenate([np.arange(first, first + len(vectors)) for first, vectors in parts]),
+                  np.concatenate([vectors for _, vectors in parts]))
 
 
 def _put_range(txn: lmdb.Transaction, db: Any, first_id: int, count: int, key: bytes) -> None:

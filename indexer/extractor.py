@@ -61,6 +61,10 @@ class ExtractorConfig:
     input_size: int = 288
     resize: ResizePolicy = ResizePolicy.SHORT_SIDE
     trim_borders: bool = True
+    # JPEGs decode at a reduced DCT scale whose short side is at least this
+    # multiple of input_size (then resize as usual); smaller is faster to decode
+    # and resize. Chosen on the calibration split (results/image_draft.md).
+    jpeg_draft_scale: float = 2.0
     batch_size: int = 16
     threads: int = 2
 
@@ -69,6 +73,8 @@ class ExtractorConfig:
         object.__setattr__(self, "resize", ResizePolicy(self.resize))
         if not 64 <= self.input_size <= 1024:
             raise ValueError(f"expected input_size in [64, 1024], got {self.input_size}")
+        if not 1.0 <= self.jpeg_draft_scale <= 8.0:
+            raise ValueError(f"expected jpeg_draft_scale in [1, 8], got {self.jpeg_draft_scale}")
         if self.batch_size < 1 or self.threads < 1:
             raise ValueError(f"expected batch_size and threads >= 1, got {self.batch_size}, {self.threads}")
 
@@ -81,15 +87,21 @@ class ExtractorConfig:
             "resize": self.resize.value,
             "long_side_multiple": LONG_SIDE_MULTIPLE if self.resize is ResizePolicy.SHORT_SIDE else 1,
             "trim_borders": self.trim_borders,
+            "jpeg_draft_scale": self.jpeg_draft_scale,
             "dim": EMBEDDING_DIM,
         }
+
+    @property
+    def draft_size(self) -> int:
+        """Short side, in pixels, that JPEG decoding keeps at least (see ``jpeg_draft_scale``)."""
+        return int(np.ceil(self.jpeg_draft_scale * self.input_size))
 
     @classmethod
     def from_record(cls, record: dict[str, Any], **runtime: Any) -> "ExtractorConfig":
         """The config a catalog was built with; ``runtime`` sets batch_size/threads only."""
         try:
             return cls(model=record["model"], input_size=record["input_size"], resize=record["resize"],
-                       trim_borders=record["trim_borders"], **runtime)
+                       trim_borders=record["trim_borders"], jpeg_draft_scale=record["jpeg_draft_scale"], **runtime)
         except (KeyError, ValueError) as exc:
             raise CatalogMismatchError(f"catalog extractor record is unreadable: {record!r} ({exc})") from exc
 

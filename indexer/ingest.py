@@ -21,7 +21,7 @@ import numpy as np
 
 from indexer.audio_decode import decode_audio
 from indexer.audio_fingerprint import Fingerprint, fingerprint
-from indexer.catalog import AssetRecord, Catalog
+from indexer.catalog import AssetRecord, Catalog, NewAsset
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from indexer.extractor import FrameEmbedder
 from indexer.features import FeatureConfig
@@ -163,8 +163,9 @@ class Ingestor:
             nonlocal since_flush
             group = pending.pop(shape)
             embeddings = self.embedder.embed_preprocessed(np.stack([prepared.model_input for prepared in group]))
-            for prepared, embedding in zip(group, embeddings):
-                self.catalog.put_asset(prepared.record, embedding[None, :])
+            self.catalog.put_assets([NewAsset(prepared.record, embedding[None, :])
+                                     for prepared, embedding in zip(group, embeddings)])
+            for prepared in group:
                 report.ingested.append(prepared.item.asset_id)
                 finish(prepared.item.asset_id, "ingested")
             since_flush += len(group)
@@ -224,7 +225,7 @@ class Ingestor:
                            metadata=item.metadata)
         if media_type is MediaType.IMAGE:
             image = decode_image(source.read_bytes(), source.name, self.config.image,
-                                 draft_size=2 * self.embedder.config.input_size)
+                                 draft_size=self.embedder.config.draft_size)
             height, width = image.shape[:2]
             record = dataclasses.replace(base, width=width, height=height)
             return _Prepared(item, record, model_input=self.embedder.preprocess(image))

@@ -80,8 +80,8 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
 
 
 def decode_query_image(source: MediaSource, embedder: FrameEmbedder, config: SearchConfig) -> np.ndarray:
-    """RGB uint8 (H, W, 3) of an image query, JPEG decoded at about twice the model's input size."""
-    return decode_image(source.read_bytes(), source.name, config.image, draft_size=2 * embedder.config.input_size)
+    """RGB uint8 (H, W, 3) of an image query, JPEG decoded at the extractor's draft size."""
+    return decode_image(source.read_bytes(), source.name, config.image, draft_size=embedder.config.draft_size)
 
 
 def audio_search_config(features: FeatureConfig, config: SearchConfig):

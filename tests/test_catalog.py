@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.catalog import AssetRecord, Catalog, CatalogConfig, pool_windows
-from indexer.errors import CatalogMismatchError, NotFoundError
+from indexer.catalog import AssetRecord, Catalog, CatalogConfig, NewAsset, pool_windows
+from indexer.errors import BadInputError, CatalogMismatchError, NotFoundError
 from indexer.media_types import MediaType
 from indexer.vector_index import VectorIndexConfig
 
@@ -37,6 +37,37 @@ def test_search_finds_each_stored_vector_and_video_frame_time(tmp_path: Path) ->
         hits = catalog.search_frames(vectors[[0, 7]], k=1)
     assert hits[0][0].asset_id == "img" and hits[0][0].score == pytest.approx(1.0, abs=1e-5)
     assert (hits[1][0].asset_id, hits[1][0].frame_index, hits[1][0].time_s) == ("vid", 6, 3.0)
+
+
+def test_put_assets_stores_a_batch_in_one_commit_and_replaces_in_place(tmp_path: Path) -> None:
+    vectors = unit_vectors(6, seed=11)
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        catalog.put_asset(image_record("b", sha="old"), vectors[5:6])
+        generation = catalog.generation()
+        stored = catalog.put_assets([NewAsset(image_record("a"), vectors[0:1]),
+                                     NewAsset(image_record("b", sha="new"), vectors[1:2]),
+                                     NewAsset(video_record("v"), vectors[2:5], np.arange(3.0))])
+        assert catalog.generation() == generation + 1
+        assert [r.asset_id for r in stored] == ["a", "b", "v"]
+        assert len({r.asset_num for r in stored}) == 3
+        assert catalog.get("b").sha256 == "new"
+        hits = catalog.search_frames(vectors[[0, 1, 3, 5]], k=1)
+        assert [h[0].asset_id for h in hits[:3]] == ["a", "b", "v"]
+        assert hits[3][0].score < 0.5  # b's old vector is gone from the index
+        assert catalog.stats()["indexed_frames"] == 5
+
+
+def test_put_assets_is_all_or_nothing(tmp_path: Path) -> None:
+    vectors = unit_vectors(2, seed=12)
+    bad = vectors[1:2].copy()
+    bad[0, 0] = np.nan
+    with Catalog.open(tmp_path, FEATURES) as catalog:
+        with pytest.raises(BadInputError, match="finite"):
+            catalog.put_assets([NewAsset(image_record("ok"), vectors[0:1]), NewAsset(image_record("bad"), bad)])
+        with pytest.raises(ValueError, match="distinct"):
+            catalog.put_assets([NewAsset(image_record("x"), vectors[0:1]), NewAsset(image_record("x"), vectors[0:1])])
+        assert catalog.get("ok") is None and catalog.get("x") is None
+        assert catalog.stats()["indexed_frames"] == 0
 
 
 def test_reopen_keeps_everything_and_rebuilds_a_stale_index(tmp_path: Path) -> None:
