@@ -1,11 +1,21 @@
 """Audio hash postings in LMDB: hash -> sorted (asset_num, time) rows, on disk and bounded in RAM.
 
 One named database (``DB_NAME``) opened with ``dupsort``, ``dupfixed`` and
-``integerkey``: the key is the uint32 hash (native byte order, as LMDB's
-integer keys require), each duplicate value 8 bytes: asset_num uint32
-big-endian then anchor time uint32 big-endian in fingerprint frames. Values
-sort by (asset, time), so one asset's rows under a hash are contiguous; 32
-bits of frames at 16 ms cover two years, so hour-long assets never alias.
+``integerkey``. Rows are bucketed: the key is ``hash >> KEY_SHIFT`` as a
+native uint32 (LMDB's integer keys), and each duplicate value is 9 bytes, a
+72-bit big-endian integer ``low << 60 | asset_num << 28 | time``, where
+``low`` is the hash's low 12 bits, ``asset_num`` a full uint32 and ``time``
+the anchor time in fingerprint frames (``TIME_BITS`` = 28 bits: 1193 h at
+16 ms, so hour-long assets never alias; ``add`` refuses later times).
+
+Why buckets: with one key per 31-bit hash almost every key held one row and
+paid LMDB's per-node overhead (node header, key, slot: 22+ bytes) on top of
+its 8-byte value. Fewer keys (75k for 2.3 h of music), each with many fixed-size
+duplicates, let LMDB pack the values in LEAF2 pages with no per-row header.
+Values sort by (low bits, asset, time), so the rows of one hash are
+contiguous within its bucket: ``lookup`` reads a small bucket whole in one
+``getmulti`` and selects the wanted hashes with numpy, or seeks a large one
+hash by hash (``set_range_dup``), reading at most cap + 1 rows per hash.
 
 How the catalog uses it (inside its own write transaction):
 
@@ -17,13 +27,20 @@ How the catalog uses it (inside its own write transaction):
 
 Construct ``AudioPostings`` before opening a transaction (or pass the open
 write transaction as ``txn``): LMDB deadlocks when a named database is opened
-in a second write transaction. The format is versioned: the catalog stores ``FORMAT_VERSION`` and refuses
-a mismatch.
+in a second write transaction. The format is versioned: the catalog stores
+``FORMAT_VERSION`` and refuses a mismatch (version 1 had one key per hash).
+
+Known problem: a compacting copy (``env.copy(path, compact=True)``, ``mdb_copy -c``)
+with the LMDB 0.9.36 bundled in py-lmdb 3.0.0 segfaults once a key's duplicates
+outgrow a page into a ``dupfixed`` sub-database, which this layout reaches at
+any realistic size (version 1 would too, for a hash past ~250 rows). A plain copy
+works; the live size is what ``stats`` counts (equal to the compacted size).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import zlib
 
@@ -35,8 +52,22 @@ from indexer.audio_fingerprint import Fingerprint
 LOG = logging.getLogger(__name__)
 
 DB_NAME = b"audio_postings"
-FORMAT_VERSION = 1
-_ROW = np.dtype([("hash", "=u4"), ("asset", ">u4"), ("time", ">u4")])  # a getmulti(keyfixed) row
+FORMAT_VERSION = 2
+KEY_SHIFT = 12  # hash bits kept in the value; the key is the rest (2**20 keys at most for 32-bit hashes)
+TIME_BITS = 40 - KEY_SHIFT  # 72 value bits in all: anchor times < 2**28 frames (1193 h at 16 ms)
+MAX_TIME = 2**TIME_BITS - 1
+_LOW_MASK = (1 << KEY_SHIFT) - 1
+# A value is 72 bits: the first 8 bytes hold low | asset | time >> 8, the ninth byte time & 0xff.
+_VALUE = np.dtype([("hi", ">u8"), ("lo", "u1")])
+_ROW = np.dtype([("key", "=u4"), ("hi", ">u8"), ("lo", "u1")])  # a getmulti(keyfixed) row
+_VALUE_BYTES = _VALUE.itemsize
+_ASSET_SHIFT = TIME_BITS - 8  # asset position within "hi"
+_LOW_SHIFT = _ASSET_SHIFT + 32  # low-bit position within "hi"
+# A bucket is read whole when it holds at most this many rows per wanted hash (plus
+# _WHOLE_BUCKET_ROWS): one seek and a few Python calls cost roughly as much as that many
+# rows copied and filtered with numpy (an estimate, not tuned; both paths give the same rows).
+_ROWS_PER_SEEK = 64
+_WHOLE_BUCKET_ROWS = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +79,27 @@ class PostingsConfig:
             raise ValueError(f"expected max_postings_per_hash >= 1, got {self.max_postings_per_hash}")
 
 
-def _keys(hashes: np.ndarray) -> list[bytes]:
-    raw = np.ascontiguousarray(hashes, dtype="=u4").tobytes()
+def _encode(low: np.ndarray, asset_num: np.ndarray | int, times: np.ndarray) -> np.ndarray:
+    """Values of rows: low hash bits, asset_num and times, each broadcastable int; returns _VALUE (n,)."""
+    times = np.asarray(times, dtype=np.uint64)
+    values = np.empty(times.shape, dtype=_VALUE)
+    values["hi"] = (
+        (np.asarray(low, dtype=np.uint64) << np.uint64(_LOW_SHIFT))
+        | (np.asarray(asset_num, dtype=np.uint64) << np.uint64(_ASSET_SHIFT))
+        | (times >> np.uint64(8))
+    )
+    values["lo"] = times & np.uint64(0xFF)
+    return values
+
+
+def _value_bytes(low: int, asset_num: int, time: int) -> bytes:
+    if low > _LOW_MASK:  # just past the last hash of a bucket: above every value
+        return b"\xff" * (_VALUE_BYTES + 1)
+    return ((low << (_LOW_SHIFT + 8)) | (asset_num << TIME_BITS) | time).to_bytes(_VALUE_BYTES, "big")
+
+
+def _key_bytes(buckets: np.ndarray) -> list[bytes]:
+    raw = np.ascontiguousarray(buckets, dtype="=u4").tobytes()
     return [raw[i : i + 4] for i in range(0, len(raw), 4)]
 
 
@@ -84,31 +134,41 @@ class AudioPostings:
         self.db = env.open_db(DB_NAME, txn=txn, dupsort=True, dupfixed=True, integerkey=True, create=create)
 
     def add(self, txn: lmdb.Transaction, asset_num: int, fp: Fingerprint) -> int:
-        """Insert every (hash, time) of ``fp`` for ``asset_num`` (write txn); returns rows added."""
+        """Insert every (hash, time) of ``fp`` for ``asset_num`` (write txn); returns rows added.
+
+        Raises ValueError for an asset_num outside [0, 2**32) or a time past ``MAX_TIME`` frames.
+        """
         if not 0 <= asset_num < 2**32:
             raise ValueError(f"expected asset_num in [0, 2**32), got {asset_num}")
         if len(fp) == 0:
             return 0
+        last = int(fp.times.max())
+        if last > MAX_TIME:
+            raise ValueError(
+                f"expected anchor times <= {MAX_TIME} frames ({MAX_TIME * fp.frame_s / 3600:.0f} h), "
+                f"got {last} ({last * fp.frame_s / 3600:.1f} h): split the asset"
+            )
         order = np.lexsort((fp.times, fp.hashes))
-        values = np.empty(len(fp), dtype=[("asset", ">u4"), ("time", ">u4")])
-        values["asset"] = asset_num
-        values["time"] = fp.times[order]
-        raw = values.tobytes()
-        keys = _keys(fp.hashes[order])
-        items = [(keys[i], raw[8 * i : 8 * i + 8]) for i in range(len(keys))]
+        hashes = fp.hashes[order]
+        raw = _encode(hashes & np.uint32(_LOW_MASK), asset_num, fp.times[order]).tobytes()
+        keys = _key_bytes(hashes >> np.uint32(KEY_SHIFT))
+        n = _VALUE_BYTES
+        items = [(key, raw[n * i : n * i + n]) for i, key in enumerate(keys)]
         _, added = txn.cursor(self.db).putmulti(items, dupdata=True, overwrite=True)
         return int(added)
 
     def remove(self, txn: lmdb.Transaction, asset_num: int, hashes: Fingerprint | np.ndarray) -> int:
         """Delete every row of ``asset_num`` under the given hashes (write txn); returns rows deleted."""
         hash_array = hashes.hashes if isinstance(hashes, Fingerprint) else np.asarray(hashes, dtype=np.uint32)
-        prefix = int(asset_num).to_bytes(4, "big")
         cursor = txn.cursor(self.db)
         deleted = 0
-        for key in _keys(np.unique(hash_array)):
-            if not cursor.set_range_dup(key, prefix + b"\x00\x00\x00\x00"):
+        for h in np.unique(hash_array).tolist():
+            key = (h >> KEY_SHIFT).to_bytes(4, "little" if np.little_endian else "big")
+            low = h & _LOW_MASK
+            last = _value_bytes(low, asset_num, MAX_TIME)
+            if not cursor.set_range_dup(key, _value_bytes(low, asset_num, 0)):
                 continue
-            while cursor.key() == key and cursor.value()[:4] == prefix:
+            while cursor.value() <= last:
                 cursor.delete()  # moves to the next duplicate, or past the key
                 deleted += 1
                 if cursor.key() != key:
@@ -119,31 +179,77 @@ class AudioPostings:
         """Postings of ``hashes`` uint32 (m,), skipping hashes with more than the cap.
 
         Returns (query_index int64 (k,) into ``hashes``, asset_num int64 (k,),
-        time int64 (k,) in frames).
+        time int64 (k,) in frames): every row of a hash, once per query row carrying it.
         """
         hashes = np.asarray(hashes, dtype=np.uint32)
         uniq, inverse = np.unique(hashes, return_inverse=True)
         cursor = txn.cursor(self.db)
         cap = self.config.max_postings_per_hash
-        wanted = [key for key in _keys(uniq) if cursor.set_key(key) and cursor.count() <= cap]
-        if not wanted:
-            empty = np.zeros(0, np.int64)
-            return empty, empty, empty
-        rows = np.frombuffer(cursor.getmulti(wanted, dupdata=True, dupfixed_bytes=8, keyfixed=True), dtype=_ROW)
+        buckets, first, wanted = np.unique(uniq >> np.uint32(KEY_SHIFT), return_index=True, return_counts=True)
+        whole, seek = [], []
+        for key, lo, n in zip(_key_bytes(buckets), first.tolist(), wanted.tolist()):
+            if cursor.set_key(key):
+                (whole if cursor.count() <= _WHOLE_BUCKET_ROWS + _ROWS_PER_SEEK * n else seek).append((key, lo, n))
+        parts = [self._read_whole(cursor, [key for key, _, _ in whole], uniq, cap)]
+        if seek:
+            parts.append(self._read_seek(cursor, seek, uniq, cap))
+        uniq_index = np.concatenate([p[0] for p in parts])
+        values = np.concatenate([p[1] for p in parts])
         # Expand each posting to every query row carrying its hash.
-        uniq_index = np.searchsorted(uniq, rows["hash"])
         order = np.argsort(inverse, kind="stable")
         starts = np.searchsorted(inverse[order], np.arange(uniq.shape[0]), side="left")
         counts = np.bincount(inverse, minlength=uniq.shape[0])
         per_row = counts[uniq_index]
-        row_rep = np.repeat(np.arange(rows.shape[0]), per_row)
+        row_rep = np.repeat(np.arange(values.shape[0]), per_row)
         within = np.arange(row_rep.shape[0]) - np.repeat(np.cumsum(per_row) - per_row, per_row)
         query_index = order[np.repeat(starts[uniq_index], per_row) + within]
-        return (
-            query_index.astype(np.int64),
-            rows["asset"][row_rep].astype(np.int64),
-            rows["time"][row_rep].astype(np.int64),
-        )
+        hi = values["hi"][row_rep]
+        asset = (hi >> np.uint64(_ASSET_SHIFT)) & np.uint64(0xFFFFFFFF)
+        time = ((hi & np.uint64((1 << _ASSET_SHIFT) - 1)) << np.uint64(8)) | values["lo"][row_rep]
+        return query_index.astype(np.int64), asset.astype(np.int64), time.astype(np.int64)
+
+    @staticmethod
+    def _read_whole(cursor: lmdb.Cursor, keys: list[bytes], uniq: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the wanted hashes ``uniq`` (sorted uint32) in whole buckets ``keys``: (index into uniq int64 (k,), _VALUE (k,))."""
+        if not keys:
+            return np.zeros(0, np.int64), np.zeros(0, _VALUE)
+        rows = np.frombuffer(cursor.getmulti(keys, dupdata=True, dupfixed_bytes=_VALUE_BYTES, keyfixed=True), dtype=_ROW)
+        full = (rows["key"].astype(np.uint64) << np.uint64(KEY_SHIFT)) | (rows["hi"] >> np.uint64(_LOW_SHIFT))
+        index = np.minimum(np.searchsorted(uniq, full), uniq.shape[0] - 1)
+        keep = uniq[index] == full
+        rows, index = rows[keep], index[keep]
+        # Rows come sorted by hash (keys ascending, values by low bits): one run per hash.
+        bounds = np.flatnonzero(np.diff(index, prepend=-1, append=-1))
+        run = np.diff(bounds)
+        keep = np.repeat(run <= cap, run)
+        values = np.empty(int(keep.sum()), _VALUE)
+        values["hi"], values["lo"] = rows["hi"][keep], rows["lo"][keep]
+        return index[keep], values
+
+    @staticmethod
+    def _read_seek(
+        cursor: lmdb.Cursor, buckets: list[tuple[bytes, int, int]], uniq: np.ndarray, cap: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the wanted hashes of large buckets, one ``set_range_dup`` per hash, at most cap + 1 rows read each.
+
+        ``buckets``: (key, first index into ``uniq``, count of wanted hashes). Returns as ``_read_whole``.
+        """
+        chunks: list[bytes] = []
+        index: list[int] = []
+        found: list[int] = []
+        for key, lo, n in buckets:
+            for i in range(lo, lo + n):
+                low = int(uniq[i]) & _LOW_MASK
+                if not cursor.set_range_dup(key, _value_bytes(low, 0, 0)):
+                    continue
+                end = _value_bytes(low + 1, 0, 0)
+                run = list(itertools.islice(itertools.takewhile(end.__gt__, cursor.iternext_dup(keys=False)), cap + 1))
+                if 0 < len(run) <= cap:
+                    chunks.extend(run)
+                    index.append(i)
+                    found.append(len(run))
+        values = np.frombuffer(b"".join(chunks), dtype=_VALUE)
+        return np.repeat(np.array(index, np.int64), found), values
 
     def stats(self, txn: lmdb.Transaction) -> dict[str, int]:
         """Rows, B-tree depth and bytes in the pages LMDB counts for this database.
