@@ -73,7 +73,9 @@ def write_markdown(results: dict[str, Any], path: Path, sweep_path: Path | None 
         f"| raw ONNX model on decoded, resized images, same session options, images/s "
         f"(mean of right before / right after ingest) | {speed['raw_model_images_per_s']:.1f} "
         f"({speed['raw_model_images_per_s_before_ingest']:.1f} / {speed['raw_model_images_per_s_after_ingest']:.1f}) |",
-        f"| ingest / raw model | {speed['ingest_over_raw_model']:.2f} |",
+        f"| ingest / raw model (median of {len(speed['ingest_trials'])} ingests, each between two raw timings) | "
+        f"{speed['ingest_over_raw_model']:.2f} (trials: "
+        + ", ".join(f"{t['ratio']:.2f}" for t in speed["ingest_trials"]) + ") |",
         f"| raw decode (Pillow, JPEG draft at {results['extractor']['jpeg_draft_scale']:g}x input size, one thread), images/s | "
         f"{speed['raw_decode_images_per_s']:.1f} |",
         f"| raw preprocessing (border trim and resize, one thread), images/s | "

@@ -41,6 +41,9 @@ class IngestConfig:
     image: ImageDecodeConfig = ImageDecodeConfig()
     max_bytes: int = 4 * 1024**3  # any single file; images have their own, smaller cap
     prefetch_workers: int = 2
+    # Preprocessed images wait for a full batch of their input shape, up to this many in all
+    # (about 0.4 MB each at the default size); more waiting means fuller, cheaper model calls.
+    max_pending_images: int = 256
     flush_every: int = 2000  # save the FAISS indexes every this many assets
 
 
@@ -181,7 +184,7 @@ class Ingestor:
             pending.setdefault(shape, []).append(prepared)
             if len(pending[shape]) >= batch_size:
                 store_shape(shape)
-            elif sum(len(group) for group in pending.values()) > 4 * batch_size:
+            elif sum(len(group) for group in pending.values()) > self.config.max_pending_images:
                 store_shape(max(pending, key=lambda s: len(pending[s])))  # bounded memory
 
         with concurrent.futures.ThreadPoolExecutor(self.config.prefetch_workers) as pool:

@@ -71,12 +71,7 @@ def test_8khz_resample(reference: np.ndarray, reference_fp: Fingerprint) -> None
     _assert_aligned(segments[0], (0.0, 7.0), 5.0)
 
 
-@pytest.mark.parametrize("snr_db", [
-    10.0,
-    # Known gap: at 5 dB too few triplets survive for the calibrated threshold
-    # (benchmarks/results/audio.md: noise_5db top-1 below the 0.98 target).
-    pytest.param(5.0, marks=pytest.mark.xfail(strict=True, reason="below the calibrated threshold at 5 dB SNR")),
-])
+@pytest.mark.parametrize("snr_db", [10.0, 5.0, 0.0])
 def test_noise(reference: np.ndarray, reference_fp: Fingerprint, snr_db: float) -> None:
     excerpt = reference[30 * RATE : 40 * RATE]
     segments = _match(mix_at_snr(excerpt, pink_noise(excerpt.shape[0], seed=2), snr_db), reference_fp)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from benchmarks.audio_transforms import music_like
+from benchmarks.audio_transforms import mix_at_snr, music_like, pink_noise
 from indexer.audio_decode import AudioSignal
 from indexer.audio_fingerprint import FingerprintConfig, find_peaks, fingerprint, hash_landmarks, landmarks
 
@@ -33,6 +33,22 @@ def test_peak_density_is_capped(melody: AudioSignal) -> None:
     bin_hz = config.sample_rate / config.n_fft
     assert 12 * np.log2((config.f_min_hz - 2 * bin_hz) / 100) <= pitches.min()
     assert pitches.max() <= 12 * np.log2((config.f_max_hz + 2 * bin_hz) / 100)
+
+
+def _surviving_share(clean: AudioSignal, noisy: AudioSignal, config: FingerprintConfig) -> float:
+    """Share of the clean signal's peaks found again (same frame +-1, pitch +-0.5 st) in the noisy one's."""
+    t0, p0 = find_peaks(clean, config)
+    t1, p1 = find_peaks(noisy, config)
+    found = [np.any((np.abs(t1 - t) <= 1) & (np.abs(p1 - p) <= 0.5)) for t, p in zip(t0, p0)]
+    return float(np.mean(found))
+
+
+def test_loudness_ranked_peaks_survive_noise_better_than_contrast_ranked(melody: AudioSignal) -> None:
+    noisy = _signal(mix_at_snr(melody.samples, pink_noise(melody.samples.shape[0], seed=4), 5.0))
+    loudness = _surviving_share(melody, noisy, FingerprintConfig())  # hpf_weight 0, the default
+    contrast = _surviving_share(melody, noisy, FingerprintConfig(hpf_weight=1.0))
+    assert loudness > contrast + 0.1
+    assert loudness > 0.5
 
 
 def test_fingerprint_is_deterministic_and_sorted(melody: AudioSignal) -> None:
