@@ -22,7 +22,7 @@ hash by hash (``set_range_dup``), reading at most cap + 1 rows per hash.
 How the catalog uses it (inside its own write transaction):
 
 - ingest: ``postings.add(txn, asset_num, fp)`` and keep
-  ``pack_hash_set(fp)`` with the asset record (about 1.3 bytes per row, measured)
+  ``pack_hash_set(fp)`` with the asset record (about 1.5 bytes per row, measured)
   so the asset can be removed without its source;
 - delete / replace: ``postings.remove(txn, asset_num, unpack_hash_set(blob))``;
 - search: ``postings.lookup(txn, hashes)`` in a read transaction.
