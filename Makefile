@@ -30,6 +30,7 @@ bench-video: $(STAMP)
 
 bench-audio: $(STAMP)
 	$(BIN)/python -m benchmarks.audio_bench
+	$(BIN)/python -m benchmarks.audio_scale_bench
 
 bench-load: $(STAMP)
 	$(BIN)/python -m benchmarks.load_bench

@@ -46,8 +46,9 @@ class AlignConfig:
     repeat_score_ratio: float = 0.95
     # Hits above chance that make a score of 0.63. With loudness-ranked peaks many more
     # hits survive and a scale of 8 saturated every segment near 1, so looped passages
-    # could not be told from the true offset: on the development queries a scale of 16
-    # (with the ratio above at 0.95) raised segment precision from 0.60 to 0.89, top-1 unchanged.
+    # could not be told from the true offset: on the development queries a scale of 16 (with
+    # the ratio above at 0.95) raised segment precision from 0.60 to 0.89, top-1 unchanged
+    # (results/audio_sweep.md).
     score_scale: float = 16.0
     max_candidates: int = 50  # assets aligned in full per query, by histogram peak
     # Queries are analysed denser than the catalog: more of the catalog's peak

@@ -1,0 +1,168 @@
+"""Audio development sweep: the fingerprint and search settings behind the defaults, on their own queries.
+
+Run: ``python -m benchmarks.audio_sweep`` (writes benchmarks/results/audio_sweep.json and .md; ~10 min).
+
+The same catalog (28 tracks) and held-out tracks as ``benchmarks.audio_bench``,
+but another query draw (seed 1, excerpts of 5 and 10 s, the transforms that
+decided the settings), so choosing settings here leaves the benchmark's
+calibration and report splits alone. Each setting is scored by top-1 at a
+threshold just above its best-scoring negative (no false alarm), and by the
+share of predicted segment seconds at the right offset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import lmdb
+import numpy as np
+
+from benchmarks import audio_bench as bench
+from benchmarks import audio_transforms as tf
+from benchmarks.machine import machine_info
+from benchmarks.media_cache import music_tracks
+from indexer.audio_decode import AudioDecodeConfig, AudioSignal, decode_audio
+from indexer.audio_fingerprint import FingerprintConfig, fingerprint
+from indexer.audio_postings import AudioPostings
+from search.audio_align import AlignConfig, query_landmarks
+from search.audio_search import AudioSearchConfig, search_postings
+
+LOG = logging.getLogger(__name__)
+TRANSFORMS = ("mp3_32k", "noise_5db", "noise_0db", "voice_over_0db", "speed_1.03", "pitch_0.95", "tempo_1.05",
+              "mp3_32k+noise_10db+speed_1.02")
+LENGTHS_S = (5.0, 10.0)
+PER_CELL = 12
+NEGATIVES_PER_LENGTH = 40
+_PREVIOUS = dict(hpf_s=1.0, hpf_weight=1.0, peaks_per_s=32, fan_out=4)  # the defaults before this sweep
+_PREVIOUS_ALIGN = dict(pitch_shifts_st=(-0.55, 0.0, 0.55), query_peaks_per_s=64, score_scale=8.0,
+                       repeat_score_ratio=0.9)
+SETTINGS: dict[str, tuple[FingerprintConfig, AlignConfig]] = {
+    "previous: contrast-ranked peaks": (FingerprintConfig(**_PREVIOUS), AlignConfig(**_PREVIOUS_ALIGN)),
+    "previous, hpf_weight 0.5": (FingerprintConfig(**{**_PREVIOUS, "hpf_weight": 0.5}), AlignConfig(**_PREVIOUS_ALIGN)),
+    "previous, hpf_weight 0 (loudness)": (FingerprintConfig(**{**_PREVIOUS, "hpf_weight": 0.0}),
+                                          AlignConfig(**_PREVIOUS_ALIGN)),
+    "default": (FingerprintConfig(), AlignConfig()),
+    "default, 20 peaks/s": (FingerprintConfig(peaks_per_s=20), AlignConfig()),
+    "default, score_scale 8, repeat ratio 0.9": (FingerprintConfig(), AlignConfig(score_scale=8.0, repeat_score_ratio=0.9)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    transform: str
+    length_s: float
+    asset: int  # -1 for a negative
+    start_s: float
+    rate: float
+    signal: AudioSignal
+
+
+def build_queries(seed: int = 1) -> tuple[list[AudioSignal], list[Query]]:
+    """Catalog signals and the development queries (decoded once, shared by every setting)."""
+    rng = np.random.default_rng(seed)
+    tracks = music_tracks()
+    catalog = [p for p in tracks if p.name not in bench.HELD_OUT]
+    held_out = [decode_audio(p, AudioDecodeConfig(sample_rate=bench.RATE)).samples for p in tracks if p.name in bench.HELD_OUT]
+    sources = [decode_audio(p, AudioDecodeConfig(sample_rate=bench.RATE)).samples for p in catalog]
+    speech, _ = bench.speech_signal()
+    transforms = bench._transforms(speech if speech is not None else held_out[0], held_out)
+
+    def excerpt(track: np.ndarray, length: float) -> tuple[float, np.ndarray]:
+        start = float(rng.uniform(0, track.shape[0] / bench.RATE - length))
+        return start, track[int(start * bench.RATE) : int(start * bench.RATE) + int(length * bench.RATE)]
+
+    queries = []
+    for name in TRANSFORMS:
+        for length in LENGTHS_S:
+            for _ in range(PER_CELL):
+                asset = int(rng.integers(len(sources)))
+                start, samples = excerpt(sources[asset], length)
+                data, _, rate = transforms[name](samples, rng)
+                queries.append(Query(name, length, asset, start, rate, decode_audio(data)))
+    for length in LENGTHS_S:
+        for i in range(NEGATIVES_PER_LENGTH):
+            _, samples = excerpt(held_out[i % len(held_out)], length)
+            data = tf.encode(samples, bench.RATE, "libmp3lame", 64000) if i % 4 else tf.encode(samples, bench.RATE, "pcm_s16le")
+            queries.append(Query("negative", length, -1, 0.0, 1.0, decode_audio(data)))
+    return [decode_audio(p) for p in catalog], queries
+
+
+def evaluate(catalog: list[AudioSignal], queries: list[Query], fp_config: FingerprintConfig,
+             align: AlignConfig) -> dict:
+    config = AudioSearchConfig(fingerprint=fp_config, align=align)
+    with tempfile.TemporaryDirectory(prefix="audio_sweep_") as tmp:
+        env = lmdb.open(tmp, max_dbs=4, map_size=1 << 33)
+        postings = AudioPostings(env)
+        rows = 0
+        for num, signal in enumerate(catalog):
+            fp = fingerprint(signal, fp_config)
+            rows += len(fp)
+            with env.begin(write=True) as txn:
+                postings.add(txn, num, fp)
+        found, latencies = [], []
+        for query in queries:
+            started = time.perf_counter()
+            marks = query_landmarks(query.signal, fp_config, align)
+            with env.begin() as txn:
+                hits = search_postings(postings, txn, marks, 1, config)
+            latencies.append(time.perf_counter() - started)
+            found.append(hits[0] if hits else None)
+        env.close()
+    negative_max = max((f.score for q, f in zip(queries, found) if q.transform == "negative" and f), default=0.0)
+    threshold = negative_max + 1e-9
+    top1 = {}
+    predicted = correct = 0.0
+    for name in TRANSFORMS:
+        hits = [(q, f) for q, f in zip(queries, found) if q.transform == name]
+        good = [f is not None and f.asset_num == q.asset and f.score >= threshold for q, f in hits]
+        top1[name] = round(float(np.mean(good)), 3)
+        for (q, f), ok in zip(hits, good):
+            for segment in f.segments if ok else []:
+                if segment.score < threshold:
+                    continue
+                span = segment.source_end_s - segment.source_start_s
+                predicted += span
+                correct += span * (abs(segment.target_start_s - (q.start_s + q.rate * segment.source_start_s)) <= 0.5)
+    duration = sum(s.duration_s for s in catalog)
+    return {"rows_per_s": round(rows / duration, 1), "max_negative_score": round(negative_max, 3), "top1": top1,
+            "segment_precision": round(float(correct / predicted), 3) if predicted else None,
+            "latency_ms_p50": round(1000 * float(np.median(latencies)), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=bench.RESULTS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    catalog, queries = build_queries()
+    results = {}
+    for label, (fp_config, align) in SETTINGS.items():
+        results[label] = evaluate(catalog, queries, fp_config, align)
+        LOG.info("%s: %s", label, results[label])
+    payload = {"command": "python -m benchmarks.audio_sweep", "machine": machine_info(),
+               "wall_s": round(time.perf_counter() - started, 1), "queries_per_transform": PER_CELL * len(LENGTHS_S),
+               "negatives": NEGATIVES_PER_LENGTH * len(LENGTHS_S), "settings": results}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "audio_sweep.json").write_text(json.dumps(payload, indent=1) + "\n")
+    lines = ["# Audio development sweep", "",
+             f"Command: `{payload['command']}` ({payload['wall_s']:.0f} s wall). {payload['queries_per_transform']} queries "
+             f"per transform (5 and 10 s, seed 1), {payload['negatives']} negatives. Top-1 counts at a threshold just "
+             "above the best negative's score.", "",
+             "| setting | rows/s | " + " | ".join(TRANSFORMS) + " | segment precision | latency ms |",
+             "| --- | --- | " + " | ".join("---" for _ in TRANSFORMS) + " | --- | --- |"]
+    for label, r in results.items():
+        lines.append(f"| {label} | {r['rows_per_s']} | " + " | ".join(str(r["top1"][t]) for t in TRANSFORMS)
+                     + f" | {r['segment_precision']} | {r['latency_ms_p50']} |")
+    (args.out / "audio_sweep.md").write_text("\n".join(lines) + "\n")
+    LOG.info("wrote %s", args.out / "audio_sweep.md")
+
+
+if __name__ == "__main__":
+    main()
