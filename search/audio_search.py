@@ -46,6 +46,8 @@ class AudioSearchConfig:
     align: AlignConfig = AlignConfig()
     thresholds: Thresholds = AUDIO
     near_duplicate_coverage: float = 0.9  # share of both durations matched to call it a near duplicate
+    unchanged_first: bool = True  # try the query at its own pitch and speed before the whole grid
+    unchanged_coverage: float = 0.8  # share of the query that first try must explain to stand
 
 
 class AudioCandidate(NamedTuple):
@@ -57,9 +59,30 @@ class AudioCandidate(NamedTuple):
 def search_postings(
     postings: AudioPostings, txn: lmdb.Transaction, marks: Landmarks, top_k: int, config: AudioSearchConfig = AudioSearchConfig()
 ) -> list[AudioCandidate]:
-    """Best ``top_k`` assets for query landmarks (from ``query_landmarks``), best first, score > 0 only."""
+    """Best ``top_k`` assets for query landmarks (from ``query_landmarks``), best first, score > 0 only.
+
+    With ``unchanged_first``, the query is first looked up with no pitch or time
+    change (a fifteenth of the hashes); the whole hypothesis grid runs unless
+    that finds a match whose segments cover most of the query (a tempo change
+    aligns only briefly without its hypothesis). A line found either way scores
+    the same, and a negative can only score lower with fewer hypotheses, so the
+    calibrated threshold holds for both.
+    """
     if top_k < 1:
         raise BadInputError(f"expected top_k >= 1, got {top_k}")
+    if config.unchanged_first and len(config.align.hypotheses()) > 1:
+        unchanged = dataclasses.replace(config.align, pitch_shifts_st=(0.0,), time_scales=(1.0,))
+        found = _search_postings(postings, txn, marks, top_k, dataclasses.replace(config, align=unchanged))
+        if found and found[0].score >= config.thresholds.match:
+            covered = _merged_duration([(s.source_start_s, s.source_end_s) for s in found[0].segments
+                                        if s.score >= config.thresholds.match])
+            if covered >= config.unchanged_coverage * marks.duration_s:
+                return found
+    return _search_postings(postings, txn, marks, top_k, config)
+
+
+def _search_postings(postings: AudioPostings, txn: lmdb.Transaction, marks: Landmarks, top_k: int,
+                     config: AudioSearchConfig) -> list[AudioCandidate]:
     qh = query_hashes(marks, config.fingerprint, config.align)
     rows, assets, ref_t = postings.lookup(txn, qh.hashes)
     if rows.shape[0] == 0:

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.audio_transforms import encode, music_like
+from benchmarks.audio_transforms import encode, music_like, pitch, tempo
 from indexer.audio_decode import decode_audio
 from indexer.audio_fingerprint import fingerprint
 from indexer.catalog import AssetRecord, Catalog
 from indexer.media_types import MediaType
-from search.audio_search import match_audio, search_audio
+from search.audio_align import AlignConfig
+from search.audio_search import AudioSearchConfig, match_audio, search_audio
 from search.envelope import MatchType
 from tests.av_media import video_bytes
 
@@ -49,6 +50,41 @@ def test_audio_query_finds_the_right_song_with_offsets(catalog: Catalog, songs: 
     assert seg.target_start_s - seg.source_start_s == pytest.approx(12.0, abs=0.25)
     assert hits[0].envelope.match_type == MatchType.PARTIAL
     assert all(not h.envelope.match for h in hits[1:])
+
+
+@pytest.mark.parametrize("unchanged_first", [True, False])
+def test_pitch_shifted_query_is_found_through_the_hypothesis_grid(catalog: Catalog, songs: list[np.ndarray],
+                                                                  unchanged_first: bool) -> None:
+    # 5 % higher: no match at the query's own pitch, so the first pass falls through to the grid.
+    query = encode(pitch(songs[0][8 * RATE : 18 * RATE], RATE, 1.05), RATE, "pcm_s16le")
+    own_pitch_only = AudioSearchConfig(align=AlignConfig(pitch_shifts_st=(0.0,), time_scales=(1.0,)))
+    assert not any(h.envelope.match for h in search_audio(catalog, query, top_k=2, config=own_pitch_only))
+    hits = search_audio(catalog, query, top_k=2, config=AudioSearchConfig(unchanged_first=unchanged_first))
+    assert hits[0].asset_id == "song0" and hits[0].envelope.match
+    seg = hits[0].envelope.matched_segments[0]
+    assert seg.target_start_s - seg.source_start_s == pytest.approx(8.0, abs=0.3)
+
+
+def test_unchanged_first_gives_the_grid_answer_for_an_unchanged_query(catalog: Catalog, songs: list[np.ndarray]) -> None:
+    query = encode(songs[1][3 * RATE : 13 * RATE], RATE, "libmp3lame", 64000)
+    quick, full = (search_audio(catalog, query, top_k=1, config=AudioSearchConfig(unchanged_first=flag))[0]
+                   for flag in (True, False))
+    assert quick.asset_id == full.asset_id == "song1"
+    assert quick.envelope.similarity_score == pytest.approx(full.envelope.similarity_score, abs=0.05)
+    q, f = quick.envelope.matched_segments[0], full.envelope.matched_segments[0]
+    assert q.target_start_s - q.source_start_s == pytest.approx(f.target_start_s - f.source_start_s, abs=0.1)
+
+
+def test_tempo_changed_query_is_aligned_in_full_not_by_the_first_pass(catalog: Catalog, songs: list[np.ndarray]) -> None:
+    # Without its time-scale hypothesis a 5 % tempo change lines up for a few seconds only;
+    # that partial answer must not stand in for the grid's full alignment.
+    query = encode(tempo(songs[1][10 * RATE : 22 * RATE], RATE, 0.95), RATE, "pcm_s16le")
+    hit = search_audio(catalog, query, top_k=1)[0]
+    assert hit.asset_id == "song1" and hit.envelope.match
+    seg = max(hit.envelope.matched_segments, key=lambda s: s.source_end_s - s.source_start_s)
+    query_s = 12.0 / 0.95
+    assert seg.source_end_s - seg.source_start_s >= 0.7 * query_s
+    assert (seg.target_end_s - seg.target_start_s) / (seg.source_end_s - seg.source_start_s) == pytest.approx(0.95, abs=0.02)
 
 
 def test_audio_query_finds_a_video_soundtrack_on_the_video_clock(catalog: Catalog, songs: list[np.ndarray]) -> None:
