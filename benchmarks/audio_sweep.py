@@ -42,14 +42,18 @@ NEGATIVES_PER_LENGTH = 40
 _PREVIOUS = dict(hpf_s=1.0, hpf_weight=1.0, peaks_per_s=32, fan_out=4)  # the defaults before this sweep
 _PREVIOUS_ALIGN = dict(pitch_shifts_st=(-0.55, 0.0, 0.55), query_peaks_per_s=64, score_scale=8.0,
                        repeat_score_ratio=0.9)
-SETTINGS: dict[str, tuple[FingerprintConfig, AlignConfig]] = {
-    "previous: contrast-ranked peaks": (FingerprintConfig(**_PREVIOUS), AlignConfig(**_PREVIOUS_ALIGN)),
-    "previous, hpf_weight 0.5": (FingerprintConfig(**{**_PREVIOUS, "hpf_weight": 0.5}), AlignConfig(**_PREVIOUS_ALIGN)),
+_PREVIOUS_SEARCH = AudioSearchConfig(unchanged_first=False)  # the previous search always ran the whole grid
+SETTINGS: dict[str, tuple[FingerprintConfig, AlignConfig, AudioSearchConfig]] = {
+    "previous: contrast-ranked peaks": (FingerprintConfig(**_PREVIOUS), AlignConfig(**_PREVIOUS_ALIGN), _PREVIOUS_SEARCH),
+    "previous, hpf_weight 0.5": (FingerprintConfig(**{**_PREVIOUS, "hpf_weight": 0.5}), AlignConfig(**_PREVIOUS_ALIGN),
+                                 _PREVIOUS_SEARCH),
     "previous, hpf_weight 0 (loudness)": (FingerprintConfig(**{**_PREVIOUS, "hpf_weight": 0.0}),
-                                          AlignConfig(**_PREVIOUS_ALIGN)),
-    "default": (FingerprintConfig(), AlignConfig()),
-    "default, 20 peaks/s": (FingerprintConfig(peaks_per_s=20), AlignConfig()),
-    "default, score_scale 8, repeat ratio 0.9": (FingerprintConfig(), AlignConfig(score_scale=8.0, repeat_score_ratio=0.9)),
+                                          AlignConfig(**_PREVIOUS_ALIGN), _PREVIOUS_SEARCH),
+    "default": (FingerprintConfig(), AlignConfig(), AudioSearchConfig()),
+    "default, whole grid always": (FingerprintConfig(), AlignConfig(), _PREVIOUS_SEARCH),
+    "default, 20 peaks/s": (FingerprintConfig(peaks_per_s=20), AlignConfig(), AudioSearchConfig()),
+    "default, score_scale 8, repeat ratio 0.9": (FingerprintConfig(), AlignConfig(score_scale=8.0, repeat_score_ratio=0.9),
+                                                 AudioSearchConfig()),
 }
 
 
@@ -94,8 +98,8 @@ def build_queries(seed: int = 1) -> tuple[list[AudioSignal], list[Query]]:
 
 
 def evaluate(catalog: list[AudioSignal], queries: list[Query], fp_config: FingerprintConfig,
-             align: AlignConfig) -> dict:
-    config = AudioSearchConfig(fingerprint=fp_config, align=align)
+             align: AlignConfig, search: AudioSearchConfig) -> dict:
+    config = dataclasses.replace(search, fingerprint=fp_config, align=align)
     with tempfile.TemporaryDirectory(prefix="audio_sweep_") as tmp:
         env = lmdb.open(tmp, max_dbs=4, map_size=1 << 33)
         postings = AudioPostings(env)
@@ -143,8 +147,8 @@ def main() -> None:
     started = time.perf_counter()
     catalog, queries = build_queries()
     results = {}
-    for label, (fp_config, align) in SETTINGS.items():
-        results[label] = evaluate(catalog, queries, fp_config, align)
+    for label, (fp_config, align, search) in SETTINGS.items():
+        results[label] = evaluate(catalog, queries, fp_config, align, search)
         LOG.info("%s: %s", label, results[label])
     payload = {"command": "python -m benchmarks.audio_sweep", "machine": machine_info(),
                "wall_s": round(time.perf_counter() - started, 1), "queries_per_transform": PER_CELL * len(LENGTHS_S),

@@ -164,7 +164,8 @@ def _peaks_in_block(
     lo = max(1, int(config.f_min_hz * n_fft / config.sample_rate))
     hi = min(n_fft // 2, int(np.ceil(config.f_max_hz * n_fft / config.sample_rate)))
     log_spec = np.log(spectrum[:, lo - 1 : hi + 2] + 1e-4)
-    # High-pass along time: what stays put (hum, EQ, steady noise) is removed.
+    # Running mean along time: a peak must rise above it (a steady hum does not); ``hpf_weight``
+    # of it is subtracted before peaks are ranked (0: by loudness alone).
     hpf = max(3, int(round(config.hpf_s / config.frame_s)) | 1)
     running = ndimage.uniform_filter1d(log_spec, hpf, axis=0, mode="nearest")
     above = log_spec > running  # louder than its own recent average

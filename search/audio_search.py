@@ -64,9 +64,10 @@ def search_postings(
     With ``unchanged_first``, the query is first looked up with no pitch or time
     change (a fifteenth of the hashes); the whole hypothesis grid runs unless
     that finds a match whose segments cover most of the query (a tempo change
-    aligns only briefly without its hypothesis). A line found either way scores
-    the same, and a negative can only score lower with fewer hypotheses, so the
-    calibrated threshold holds for both.
+    aligns only briefly without its hypothesis). A line scores about the same
+    either way (it counts the hits of its own hypothesis), and a negative can
+    only score lower with fewer hypotheses, so the calibrated threshold holds
+    for both.
     """
     if top_k < 1:
         raise BadInputError(f"expected top_k >= 1, got {top_k}")
