@@ -16,6 +16,7 @@ split. Writes ``benchmarks/results/image.json`` and ``image.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -47,36 +48,45 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TOP_K = 10
 
 
+@contextlib.contextmanager
+def ingested_catalog(manifest: dict[str, Any], root: Path,
+                     config: ExtractorConfig) -> Iterator[tuple[Catalog, FrameEmbedder, float]]:
+    """The benchmark catalog ingested into a fresh temporary catalog: yields (catalog, embedder, ingest seconds)."""
+    features = FeatureConfig(visual=config)
+    embedder = FrameEmbedder(config)
+    embedder.embed([np.zeros((config.input_size, config.input_size, 3), np.uint8)])  # session warm-up, untimed
+    items = [IngestItem(asset_id=c["asset_id"], path=root / c["path"]) for c in manifest["catalog"]]
+    with tempfile.TemporaryDirectory(prefix="nearmatch-image-bench-") as tmp:
+        with Catalog.open(Path(tmp) / "catalog", features.record()) as catalog:
+            started = time.perf_counter()
+            report = Ingestor(catalog, embedder, features).run(items)
+            seconds = time.perf_counter() - started
+            if report.failed:
+                raise RuntimeError(f"expected every catalog image to ingest, got failures: {report.failed[:3]}")
+            yield catalog, embedder, seconds
+
+
 def run_nearmatch(manifest: dict[str, Any], root: Path, config: ExtractorConfig, queries: list[dict[str, Any]],
                   after_ingest: Callable[[], float] | None = None) -> tuple[Predictions, dict[str, Any]]:
     """Ingest the catalog into a temporary catalog and search ``queries``; returns predictions and timings.
 
     ``after_ingest`` runs right after ingest (a raw-model timing); its value is timings["after_ingest"].
     """
-    features = FeatureConfig(visual=config)
-    embedder = FrameEmbedder(config)
-    embedder.embed([np.zeros((config.input_size, config.input_size, 3), np.uint8)])  # session warm-up, untimed
-    items = [IngestItem(asset_id=c["asset_id"], path=root / c["path"]) for c in manifest["catalog"]]
     predictions: Predictions = {}
     latencies_ms = []
-    with tempfile.TemporaryDirectory(prefix="nearmatch-image-bench-") as tmp:
-        with Catalog.open(Path(tmp) / "catalog", features.record()) as catalog:
+    with ingested_catalog(manifest, root, config) as (catalog, embedder, ingest_s):
+        after = after_ingest() if after_ingest is not None else None
+        search_config = SearchConfig(top_k=TOP_K)
+        for query in queries:
             started = time.perf_counter()
-            report = Ingestor(catalog, embedder, features).run(items)
-            ingest_s = time.perf_counter() - started
-            after = after_ingest() if after_ingest is not None else None
-            if report.failed:
-                raise RuntimeError(f"expected every catalog image to ingest, got failures: {report.failed[:3]}")
-            search_config = SearchConfig(top_k=TOP_K)
-            for query in queries:
-                started = time.perf_counter()
-                result = search_media(catalog, embedder, MediaSource.from_path(root / query["path"]), search_config)
-                latencies_ms.append((time.perf_counter() - started) * 1000.0)
-                predictions[query["query_id"]] = [(h.asset_id, h.envelope.similarity_score) for h in result.hits]
+            result = search_media(catalog, embedder, MediaSource.from_path(root / query["path"]), search_config)
+            latencies_ms.append((time.perf_counter() - started) * 1000.0)
+            predictions[query["query_id"]] = [(h.asset_id, h.envelope.similarity_score) for h in result.hits]
+    images = len(manifest["catalog"])
     timings = {
-        "catalog_images": len(items),
+        "catalog_images": images,
         "ingest_seconds": ingest_s,
-        "ingest_images_per_s": len(items) / ingest_s,
+        "ingest_images_per_s": images / ingest_s,
         "query_latency_ms_p50": float(np.percentile(latencies_ms, 50)),
         "query_latency_ms_p99": float(np.percentile(latencies_ms, 99)),
         "after_ingest": after,
@@ -121,17 +131,10 @@ class RawModel:
 
 def ingest_trial(manifest: dict[str, Any], root: Path, config: ExtractorConfig, raw_model: RawModel) -> dict[str, float]:
     """One more timed ingest of the catalog into a fresh catalog, between two raw-model timings."""
-    features = FeatureConfig(visual=config)
-    embedder = FrameEmbedder(config)
-    embedder.embed([np.zeros((config.input_size, config.input_size, 3), np.uint8)])  # session warm-up, untimed
-    items = [IngestItem(asset_id=c["asset_id"], path=root / c["path"]) for c in manifest["catalog"]]
     before = raw_model.model_images_per_s()
-    with tempfile.TemporaryDirectory(prefix="nearmatch-image-bench-") as tmp:
-        with Catalog.open(Path(tmp) / "catalog", features.record()) as catalog:
-            started = time.perf_counter()
-            Ingestor(catalog, embedder, features).run(items)
-            elapsed = time.perf_counter() - started
-    return {"ingest_images_per_s": len(items) / elapsed, "raw_before": before, "raw_after": raw_model.model_images_per_s()}
+    with ingested_catalog(manifest, root, config) as (_, _, seconds):
+        after = raw_model.model_images_per_s()
+    return {"ingest_images_per_s": len(manifest["catalog"]) / seconds, "raw_before": before, "raw_after": after}
 
 
 def run_hash_baselines(manifest: dict[str, Any], root: Path,
