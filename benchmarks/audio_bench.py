@@ -133,6 +133,17 @@ def _transforms(speech: np.ndarray, overlay_pool: list[np.ndarray]) -> dict[str,
     }
 
 
+def random_excerpt(track: np.ndarray, length_s: float, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """(start s, samples) of a ``length_s`` excerpt at a random place in ``track`` (at ``RATE``)."""
+    start = float(rng.uniform(0, track.shape[0] / RATE - length_s))
+    return start, track[int(start * RATE) : int(start * RATE) + int(length_s * RATE)]
+
+
+def negative_query(excerpt: np.ndarray, index: int) -> bytes:
+    """A negative query's bytes: every fourth as WAV, the others as MP3 at 64 kb/s."""
+    return tf.encode(excerpt, RATE, "libmp3lame", 64000) if index % 4 else tf.encode(excerpt, RATE, "pcm_s16le")
+
+
 # ---------------------------------------------------------------- metrics
 def calibrate(scores: np.ndarray, correct: np.ndarray, precision: float) -> float:
     """Lowest threshold whose top-1 predictions (score >= t, score > 0) reach ``precision`` on this split."""
@@ -266,19 +277,14 @@ def run(config: BenchConfig) -> dict:
         for length in config.lengths_s:
             for i in range(config.queries_per_cell):
                 asset = int(rng.integers(len(sources)))
-                src = sources[asset]
-                start = float(rng.uniform(0, src.shape[0] / RATE - length))
-                excerpt = src[int(start * RATE) : int(start * RATE) + int(length * RATE)]
+                start, excerpt = random_excerpt(sources[asset], length, rng)
                 data, offset, rate = fn(excerpt, rng)
                 truth = Truth(asset, offset, offset + length / rate, start, rate)
                 query(data, truth, name, length, "calibration" if i % 2 == 0 else "report")
     for length in config.lengths_s:
         for i in range(config.negatives_per_length):
-            src = negatives[i % len(negatives)]
-            start = float(rng.uniform(0, src.shape[0] / RATE - length))
-            excerpt = src[int(start * RATE) : int(start * RATE) + int(length * RATE)]
-            data = tf.encode(excerpt, RATE, "libmp3lame", 64000) if i % 4 else tf.encode(excerpt, RATE, "pcm_s16le")
-            query(data, Truth(-1, 0.0, length, 0.0, 1.0), "negative", length, "calibration" if i % 2 == 0 else "report")
+            start, excerpt = random_excerpt(negatives[i % len(negatives)], length, rng)
+            query(negative_query(excerpt, i), Truth(-1, 0.0, length, 0.0, 1.0), "negative", length, "calibration" if i % 2 == 0 else "report")
             rows[-1].update(source_name=negative_paths[i % len(negatives)].name, source_start_s=round(start, 2))
 
     return summarise(config, rows, {

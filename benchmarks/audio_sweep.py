@@ -24,7 +24,6 @@ import lmdb
 import numpy as np
 
 from benchmarks import audio_bench as bench
-from benchmarks import audio_transforms as tf
 from benchmarks.machine import machine_info
 from benchmarks.media_cache import music_tracks
 from indexer.audio_decode import AudioDecodeConfig, AudioSignal, decode_audio
@@ -77,23 +76,18 @@ def build_queries(seed: int = 1) -> tuple[list[AudioSignal], list[Query]]:
     speech, _ = bench.speech_signal()
     transforms = bench._transforms(speech if speech is not None else held_out[0], held_out)
 
-    def excerpt(track: np.ndarray, length: float) -> tuple[float, np.ndarray]:
-        start = float(rng.uniform(0, track.shape[0] / bench.RATE - length))
-        return start, track[int(start * bench.RATE) : int(start * bench.RATE) + int(length * bench.RATE)]
-
     queries = []
     for name in TRANSFORMS:
         for length in LENGTHS_S:
             for _ in range(PER_CELL):
                 asset = int(rng.integers(len(sources)))
-                start, samples = excerpt(sources[asset], length)
+                start, samples = bench.random_excerpt(sources[asset], length, rng)
                 data, _, rate = transforms[name](samples, rng)
                 queries.append(Query(name, length, asset, start, rate, decode_audio(data)))
     for length in LENGTHS_S:
         for i in range(NEGATIVES_PER_LENGTH):
-            _, samples = excerpt(held_out[i % len(held_out)], length)
-            data = tf.encode(samples, bench.RATE, "libmp3lame", 64000) if i % 4 else tf.encode(samples, bench.RATE, "pcm_s16le")
-            queries.append(Query("negative", length, -1, 0.0, 1.0, decode_audio(data)))
+            _, samples = bench.random_excerpt(held_out[i % len(held_out)], length, rng)
+            queries.append(Query("negative", length, -1, 0.0, 1.0, decode_audio(bench.negative_query(samples, i))))
     return [decode_audio(p) for p in catalog], queries
 
 

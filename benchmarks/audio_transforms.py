@@ -26,17 +26,22 @@ def encode(samples: np.ndarray, rate: int, codec: str, bitrate: int | None = Non
         stream.layout = "mono"
         if bitrate:
             stream.bit_rate = bitrate
-        formats = stream.codec_context.codec.audio_formats
-        resampler = av.AudioResampler(format=formats[0].name if formats else "fltp", layout="mono", rate=out_rate)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, np.float32)[None], format="flt", layout="mono")
-        frame.sample_rate = rate
-        frame.pts = 0
-        for out in resampler.resample(frame) + resampler.resample(None):
-            for packet in stream.encode(out):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+        write_mono(container, stream, samples, rate)
     return buf.getvalue()
+
+
+def write_mono(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
+               samples: np.ndarray, rate: int) -> None:
+    """Encode mono float32 ``samples`` at ``rate`` Hz into ``stream`` (resampled to its rate and format), flushed."""
+    formats = stream.codec_context.codec.audio_formats
+    resampler = av.AudioResampler(format=formats[0].name if formats else "fltp", layout="mono", rate=stream.rate)
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, np.float32)[None], format="flt", layout="mono")
+    frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+    for chunk in resampler.resample(frame) + resampler.resample(None):
+        for packet in stream.encode(chunk):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
 
 
 def apply_filters(samples: np.ndarray, rate: int, chain: list[tuple[str, str]]) -> np.ndarray:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
-from fractions import Fraction
 
 import av
 import numpy as np
+
+from benchmarks.audio_transforms import write_mono
 
 VIDEO_FPS = 10
 
@@ -27,12 +28,5 @@ def video_bytes(seconds: float, audio: np.ndarray | None = None, rate: int = 160
         for packet in video.encode(None):
             out.mux(packet)
         if audio is not None:
-            resampler = av.AudioResampler(format="fltp", layout="mono", rate=sound.rate)
-            frame = av.AudioFrame.from_ndarray(audio[None].astype(np.float32), format="flt", layout="mono")
-            frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
-            for chunk in resampler.resample(frame) + resampler.resample(None):
-                for packet in sound.encode(chunk):
-                    out.mux(packet)
-            for packet in sound.encode(None):
-                out.mux(packet)
+            write_mono(out, sound, audio, rate)
     return buf.getvalue()
