@@ -8,7 +8,7 @@ video frames are trimmed before embedding, identically at ingest and query time.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -37,14 +37,36 @@ class Crop:
         return image[self.top : self.bottom, self.left : self.right]
 
 
-def _uniform_run(lines_mean: np.ndarray, lines_std: np.ndarray, config: BorderConfig) -> int:
-    """How many leading lines (rows or columns) are flat and of the first line's colour."""
-    if lines_std[0] > config.max_std:
-        return 0
-    flat = (lines_std <= config.max_std) & (np.abs(lines_mean - lines_mean[0]) <= config.max_color_delta)
-    if flat.all():
-        return len(flat)
-    return int(np.argmin(flat))
+def _flat_run(lines: Callable[[int, int], np.ndarray], count: int, axis: int, config: BorderConfig) -> int:
+    """How many leading lines are flat and of the first line's colour.
+
+    ``lines(start, stop)`` gives the grey values of lines [start, stop) with the
+    line running along ``axis``. Lines are read from the edge in chunks that
+    grow 4x (1, 3, 12, ...), so a photo with no border costs one line per
+    side, and a wide border a few chunks, not the whole image.
+    """
+    first_mean = None
+    start = 0
+    while start < count:
+        stop = min(count, max(1, 4 * start))
+        grey = lines(start, stop)
+        mean, std = grey.mean(axis=axis), grey.std(axis=axis)
+        if first_mean is None:
+            if std[0] > config.max_std:
+                return 0
+            first_mean = mean[0]
+        flat = (std <= config.max_std) & (np.abs(mean - first_mean) <= config.max_color_delta)
+        if not flat.all():
+            return start + int(np.argmin(flat))
+        start = stop
+    return count
+
+
+def _grey(pixels: np.ndarray) -> np.ndarray:
+    if pixels.ndim == 3:
+        # Channel by channel: converting a strided (h, w, 3) view at once is several times slower.
+        return (pixels[..., 0].astype(np.float32) + pixels[..., 1] + pixels[..., 2]) / 3.0
+    return pixels.astype(np.float32)
 
 
 def detect_border(image: np.ndarray, config: BorderConfig = BorderConfig()) -> Crop:
@@ -53,21 +75,19 @@ def detect_border(image: np.ndarray, config: BorderConfig = BorderConfig()) -> C
     Statistics come from every ``step``-th row and column (a grid about
     ``analysis_px`` lines across), so a 4K photo costs what a thumbnail does;
     a bar's edge is then known to ``step`` pixels and is rounded towards
-    keeping the picture.
+    keeping the picture. Only the lines next to each edge are read.
     """
     height, width = image.shape[:2]
     step = max(1, min(height, width) // config.analysis_px)
     grid = image[::step, ::step]
-    if grid.ndim == 3:
-        # Channel by channel: converting a strided (h, w, 3) view at once is several times slower.
-        grey = (grid[..., 0].astype(np.float32) + grid[..., 1] + grid[..., 2]) / 3.0
-    else:
-        grey = grid.astype(np.float32)
-    row_mean, row_std = grey.mean(axis=1), grey.std(axis=1)
-    col_mean, col_std = grey.mean(axis=0), grey.std(axis=0)
-    runs = (_uniform_run(row_mean, row_std, config), _uniform_run(row_mean[::-1], row_std[::-1], config),
-            _uniform_run(col_mean, col_std, config), _uniform_run(col_mean[::-1], col_std[::-1], config))
-    if runs[0] >= len(row_mean) or runs[2] >= len(col_mean):
+    rows, cols = grid.shape[:2]
+    runs = (
+        _flat_run(lambda a, b: _grey(grid[a:b]), rows, 1, config),
+        _flat_run(lambda a, b: _grey(grid[rows - b : rows - a][::-1]), rows, 1, config),
+        _flat_run(lambda a, b: _grey(grid[:, a:b]), cols, 0, config),
+        _flat_run(lambda a, b: _grey(grid[:, cols - b : cols - a][:, ::-1]), cols, 0, config),
+    )
+    if runs[0] >= rows or runs[2] >= cols:
         return Crop(0, height, 0, width)  # a uniform image: nothing to trim towards
     # ``run`` flat sampled lines prove at least (run - 1) * step + 1 flat pixel lines.
     top, bottom, left, right = (0 if run == 0 else (run - 1) * step + 1 for run in runs)
@@ -101,7 +121,3 @@ def _bounded_crop(height: int, width: int, top: int, bottom: int, left: int, rig
         left = right = 0
     return Crop(top, height - bottom, left, width - right)
 
-
-def trim_border(image: np.ndarray, config: BorderConfig = BorderConfig()) -> np.ndarray:
-    """``image`` without its uniform borders (a view, not a copy)."""
-    return detect_border(image, config).apply(image)

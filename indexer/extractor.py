@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from indexer.borders import trim_border
+from indexer.borders import Crop, detect_border
 from indexer.errors import CatalogMismatchError
 
 LOG = logging.getLogger(__name__)
@@ -69,6 +69,11 @@ class ExtractorConfig:
     jpeg_draft_scale: float = 2.0
     batch_size: int = 16
     threads: int = 2
+    # Model calls that run at once, each on threads // concurrent_calls threads. One call on
+    # every thread is fastest for a single query; for bulk ingest, two single-thread calls at
+    # once beat one two-thread call and, with nothing to wait for between threads, keep their
+    # pace when decoding or another process takes a core (benchmarks/image_bench.py measures both).
+    concurrent_calls: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", ModelName(self.model))
@@ -79,6 +84,8 @@ class ExtractorConfig:
             raise ValueError(f"expected jpeg_draft_scale in [1, 8], got {self.jpeg_draft_scale}")
         if self.batch_size < 1 or self.threads < 1:
             raise ValueError(f"expected batch_size and threads >= 1, got {self.batch_size}, {self.threads}")
+        if not 1 <= self.concurrent_calls <= self.threads:
+            raise ValueError(f"expected concurrent_calls in [1, threads={self.threads}], got {self.concurrent_calls}")
 
     def record(self) -> dict[str, Any]:
         """What a catalog stores: everything that changes the embeddings, nothing that does not."""
@@ -93,6 +100,10 @@ class ExtractorConfig:
             "dim": EMBEDDING_DIM,
         }
 
+    def for_bulk(self) -> "ExtractorConfig":
+        """This config with one single-thread model call per thread at once: for ingesting many images."""
+        return dataclasses.replace(self, concurrent_calls=self.threads)
+
     @property
     def draft_size(self) -> int:
         """Short side, in pixels, that JPEG decoding keeps at least (see ``jpeg_draft_scale``)."""
@@ -100,7 +111,7 @@ class ExtractorConfig:
 
     @classmethod
     def from_record(cls, record: dict[str, Any], **runtime: Any) -> "ExtractorConfig":
-        """The config a catalog was built with; ``runtime`` sets batch_size/threads only."""
+        """The config a catalog was built with; ``runtime`` sets batch_size/threads/concurrent_calls only."""
         try:
             return cls(model=record["model"], input_size=record["input_size"], resize=record["resize"],
                        trim_borders=record["trim_borders"], jpeg_draft_scale=record["jpeg_draft_scale"], **runtime)
@@ -116,7 +127,7 @@ class FrameEmbedder:
 
         self.config = config
         options = ort.SessionOptions()
-        options.intra_op_num_threads = config.threads
+        options.intra_op_num_threads = config.threads // config.concurrent_calls
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -127,18 +138,29 @@ class FrameEmbedder:
             str(config.model.model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._input_name = self._session.get_inputs()[0].name
-        LOG.debug("loaded %s with %d threads", config.model.value, config.threads)
+        LOG.debug("loaded %s: %d call(s) at once, %d thread(s) each", config.model.value, config.concurrent_calls,
+                  options.intra_op_num_threads)
 
     def record(self) -> dict[str, Any]:
         return self.config.record()
 
-    def preprocess(self, image: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 -> border-trimmed, resized (h, w, 3) uint8 ready for the model."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
-        if self.config.trim_borders:
-            image = trim_border(image)
-        height, width = image.shape[:2]
+    def preprocess(self, image: np.ndarray | Image.Image) -> np.ndarray:
+        """(H, W, 3) uint8 or an RGB Pillow image -> border-trimmed, resized (h, w, 3) uint8 ready for the model.
+
+        A Pillow image (``decode_picture``) is cropped and resized as it is, saving the
+        copy into Pillow that an array needs; both give the same pixels.
+        """
+        if isinstance(image, Image.Image):
+            if image.mode != "RGB":
+                raise ValueError(f"expected an RGB image, got mode {image.mode}")
+            picture = image
+            pixels = np.asarray(picture)
+        else:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"expected a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+            picture, pixels = None, image
+        crop = detect_border(pixels) if self.config.trim_borders else Crop(0, pixels.shape[0], 0, pixels.shape[1])
+        height, width = crop.bottom - crop.top, crop.right - crop.left
         size = self.config.input_size
         if self.config.resize is ResizePolicy.SQUARE:
             target = (size, size)
@@ -147,8 +169,11 @@ class FrameEmbedder:
                             * LONG_SIDE_MULTIPLE)
             target = (long_side, size) if width >= height else (size, long_side)
         if (width, height) == target:
-            return np.ascontiguousarray(image)
-        picture = Image.fromarray(image)
+            return np.ascontiguousarray(crop.apply(pixels))
+        if picture is None:
+            picture = Image.fromarray(crop.apply(pixels))
+        elif (width, height) != picture.size:
+            picture = picture.crop((crop.left, crop.top, crop.right, crop.bottom))
         factor = min(width // target[0], height // target[1])
         if factor >= 2:
             picture = picture.reduce(factor)  # box-average by an integer factor first: half the cost, same look
@@ -162,8 +187,8 @@ class FrameEmbedder:
             out[start : start + step] = self._session.run(None, {self._input_name: batch[start : start + step]})[0]
         return _l2_normalise(out)
 
-    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Any number of (H, W, 3) uint8 images -> (n, 512) float32, L2-normalised, in input order."""
+    def embed(self, images: Sequence[np.ndarray | Image.Image]) -> np.ndarray:
+        """Any number of (H, W, 3) uint8 images or RGB pictures -> (n, 512) float32, L2-normalised, in input order."""
         return self.embed_prepared([self.preprocess(image) for image in images])
 
     def embed_prepared(self, prepared: Sequence[np.ndarray]) -> np.ndarray:

@@ -22,11 +22,19 @@ class ImageDecodeConfig:
 
 def decode_image(data: bytes, name: str = "<image>", config: ImageDecodeConfig = ImageDecodeConfig(),
                  draft_size: int | None = None) -> np.ndarray:
-    """Decode ``data`` to an RGB uint8 array of shape (H, W, 3), upright per EXIF.
+    """Decode ``data`` to an RGB uint8 array of shape (H, W, 3), upright per EXIF (see ``decode_picture``)."""
+    return np.asarray(decode_picture(data, name, config, draft_size))
+
+
+def decode_picture(data: bytes, name: str = "<image>", config: ImageDecodeConfig = ImageDecodeConfig(),
+                   draft_size: int | None = None) -> Image.Image:
+    """Decode ``data`` to an RGB Pillow image, upright per EXIF.
 
     ``draft_size`` lets JPEG decode at a reduced scale (DCT scaling) when the
     caller only needs about that many pixels on the short side: several times
     faster on camera-sized photos, and the result is resized afterwards anyway.
+    The embedder takes the Pillow image as it is: converting it to an array and
+    back would copy every pixel twice.
     """
     if not data:
         raise BadInputError(f"{name}: expected image data, got an empty (zero-length) file")
@@ -46,7 +54,7 @@ def decode_image(data: bytes, name: str = "<image>", config: ImageDecodeConfig =
             if draft_size is not None and image.format == "JPEG":
                 image.draft("RGB", (draft_size, draft_size))
             image.load()
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # in place: no copy when upright already
             return _to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise LimitExceededError(
@@ -58,10 +66,10 @@ def decode_image(data: bytes, name: str = "<image>", config: ImageDecodeConfig =
         raise BadInputError(f"{name}: image data is corrupt or truncated ({exc})") from exc
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
-    """RGB array; transparent pixels are composited on white, as a browser shows them."""
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB image; transparent pixels are composited on white, as a browser shows them."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
         canvas = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(canvas, image)
-    return np.asarray(image.convert("RGB"))
+    return image if image.mode == "RGB" else image.convert("RGB")

@@ -25,7 +25,7 @@ from indexer.catalog import AssetRecord, Catalog, NewAsset
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from indexer.extractor import FrameEmbedder
 from indexer.features import FeatureConfig
-from indexer.image_decode import ImageDecodeConfig, decode_image
+from indexer.image_decode import ImageDecodeConfig, decode_picture
 from indexer.media_source import MediaSource
 from indexer.media_types import MediaType
 from indexer.probe import detect_media_type
@@ -155,17 +155,18 @@ class Ingestor:
         # Preprocessed images wait here by input shape until a full batch of one
         # shape can go to the model in a single call.
         pending: dict[tuple[int, ...], list[_Prepared]] = {}
+        # Batches in the model (up to ``concurrent_calls`` at once), stored in submission order.
+        in_model: collections.deque[tuple[list[_Prepared], concurrent.futures.Future]] = collections.deque()
         batch_size = self.embedder.config.batch_size
+        calls = self.embedder.config.concurrent_calls
         since_flush = 0
 
         def finish(asset_id: str, outcome: str) -> None:
             if on_done is not None:
                 on_done(asset_id, outcome)
 
-        def store_shape(shape: tuple[int, ...]) -> None:
+        def store_group(group: list[_Prepared], embeddings: np.ndarray) -> None:
             nonlocal since_flush
-            group = pending.pop(shape)
-            embeddings = self.embedder.embed_preprocessed(np.stack([prepared.model_input for prepared in group]))
             self.catalog.put_assets([NewAsset(prepared.record, embedding[None, :])
                                      for prepared, embedding in zip(group, embeddings)])
             for prepared in group:
@@ -173,24 +174,45 @@ class Ingestor:
                 finish(prepared.item.asset_id, "ingested")
             since_flush += len(group)
 
-        def store_pending() -> None:
+        def store_oldest() -> None:
+            group, embeddings = in_model.popleft()
+            store_group(group, embeddings.result())
+
+        def embed_shape(shape: tuple[int, ...]) -> None:
+            group = pending.pop(shape)
+            batch = np.stack([prepared.model_input for prepared in group])
+            if calls == 1:
+                store_group(group, self.embedder.embed_preprocessed(batch))
+                return
+            in_model.append((group, model_pool.submit(self.embedder.embed_preprocessed, batch)))
+            while len(in_model) > calls:
+                store_oldest()
+
+        def store_waiting() -> None:
             for shape in list(pending):
-                store_shape(shape)
+                embed_shape(shape)
+            while in_model:
+                store_oldest()
+
+        def waiting(asset_id: str) -> bool:
+            groups = [*pending.values(), *(group for group, _ in in_model)]
+            return any(p.item.asset_id == asset_id for group in groups for p in group)
 
         def add_image(prepared: _Prepared) -> None:
-            if any(p.item.asset_id == prepared.item.asset_id for group in pending.values() for p in group):
-                store_pending()  # the same id twice in one run: keep the order, the later one wins
             shape = prepared.model_input.shape
             pending.setdefault(shape, []).append(prepared)
             if len(pending[shape]) >= batch_size:
-                store_shape(shape)
+                embed_shape(shape)
             elif sum(len(group) for group in pending.values()) > self.config.max_pending_images:
-                store_shape(max(pending, key=lambda s: len(pending[s])))  # bounded memory
+                embed_shape(max(pending, key=lambda s: len(pending[s])))  # bounded memory
 
-        with concurrent.futures.ThreadPoolExecutor(self.config.prefetch_workers) as pool:
+        with (concurrent.futures.ThreadPoolExecutor(self.config.prefetch_workers) as pool,
+              concurrent.futures.ThreadPoolExecutor(calls) as model_pool):
             for item, future in _bounded_map(pool, self._prepare, items, 4 * batch_size):
                 try:
                     prepared = future.result()
+                    if prepared.record is not None and waiting(item.asset_id):
+                        store_waiting()  # the same id twice in one run: keep the order, the later one wins
                     if prepared.record is None:
                         report.skipped.append(item.asset_id)
                         finish(item.asset_id, "skipped")
@@ -208,10 +230,10 @@ class Ingestor:
                                           "kind": type(exc).__name__})
                     finish(item.asset_id, "failed")
                 if since_flush >= self.config.flush_every:
-                    store_pending()
+                    store_waiting()
                     self.catalog.flush()
                     since_flush = 0
-            store_pending()
+            store_waiting()
         self.catalog.flush()
         report.seconds = time.perf_counter() - started
         return report
@@ -227,9 +249,9 @@ class Ingestor:
         base = AssetRecord(asset_id=item.asset_id, media_type=media_type, source=item.origin, sha256=sha256,
                            metadata=item.metadata)
         if media_type is MediaType.IMAGE:
-            image = decode_image(source.read_bytes(), source.name, self.config.image,
-                                 draft_size=self.embedder.config.draft_size)
-            height, width = image.shape[:2]
+            image = decode_picture(source.read_bytes(), source.name, self.config.image,
+                                   draft_size=self.embedder.config.draft_size)
+            width, height = image.size
             record = dataclasses.replace(base, width=width, height=height)
             return _Prepared(item, record, model_input=self.embedder.preprocess(image))
         if media_type is MediaType.VIDEO:

@@ -118,7 +118,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     index = None if args.index_factory is None else VectorIndexConfig(args.index_factory, args.index_search_params)
     catalog, features = open_catalog_features(args.catalog, args.model, index)
     with catalog:
-        ingestor = Ingestor(catalog, FrameEmbedder(features.visual), features, fetch_url=_fetch_url)
+        ingestor = Ingestor(catalog, FrameEmbedder(features.visual.for_bulk()), features, fetch_url=_fetch_url)
         with _progress(len(items), "ingest") as bar:
             report = ingestor.run(items, on_done=lambda asset_id, outcome: bar.update(1))
     _emit(args, report.to_dict(), format_ingest(report.to_dict()))

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from typing import Any, Sequence
 
 import numpy as np
+from PIL import Image
 
 from indexer.errors import LimitExceededError
 from indexer.extractor import EMBEDDING_DIM, FrameEmbedder
@@ -67,11 +68,11 @@ class BatchingEmbedder:
     def record(self) -> dict[str, Any]:
         return self.embedder.record()
 
-    def preprocess(self, image: np.ndarray) -> np.ndarray:
+    def preprocess(self, image: np.ndarray | Image.Image) -> np.ndarray:
         return self.embedder.preprocess(image)
 
-    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Any number of (H, W, 3) uint8 images -> (n, 512) float32 L2-normalised, in order."""
+    def embed(self, images: Sequence[np.ndarray | Image.Image]) -> np.ndarray:
+        """Any number of (H, W, 3) uint8 images or RGB pictures -> (n, 512) float32 L2-normalised, in order."""
         return self.embed_prepared([self.embedder.preprocess(image) for image in images])
 
     def embed_preprocessed(self, batch: np.ndarray) -> np.ndarray:

@@ -7,12 +7,13 @@ import time
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from indexer.catalog import Catalog, FrameHit
 from indexer.errors import BadInputError
 from indexer.extractor import FrameEmbedder
 from indexer.features import FeatureConfig
-from indexer.image_decode import ImageDecodeConfig, decode_image
+from indexer.image_decode import ImageDecodeConfig, decode_picture
 from indexer.media_source import MediaSource
 from indexer.media_types import MediaType
 from indexer.probe import detect_media_type
@@ -79,9 +80,9 @@ def search_media(catalog: Catalog, embedder: FrameEmbedder, source: MediaSource,
     return QueryResult(source.name, elapsed_ms, tuple(hits))
 
 
-def decode_query_image(source: MediaSource, embedder: FrameEmbedder, config: SearchConfig) -> np.ndarray:
-    """RGB uint8 (H, W, 3) of an image query, JPEG decoded at the extractor's draft size."""
-    return decode_image(source.read_bytes(), source.name, config.image, draft_size=embedder.config.draft_size)
+def decode_query_image(source: MediaSource, embedder: FrameEmbedder, config: SearchConfig) -> Image.Image:
+    """RGB picture of an image query, JPEG decoded at the extractor's draft size."""
+    return decode_picture(source.read_bytes(), source.name, config.image, draft_size=embedder.config.draft_size)
 
 
 def audio_search_config(features: FeatureConfig, config: SearchConfig):

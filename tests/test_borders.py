@@ -36,3 +36,21 @@ def test_video_stack_keeps_the_least_trim_so_dark_scenes_survive(photos) -> None
     dark_scene = np.zeros_like(barred)
     dark_scene[20:100, 40:60] = 200  # mostly black frame: alone it would be cut to a sliver
     assert detect_border_stack([barred, dark_scene]) == Crop(20, 100, 0, 100)
+
+
+
+def test_bars_of_any_width_are_found_to_the_pixel_or_within_one_grid_step() -> None:
+    # Edges are scanned in growing chunks (1, 3, 12, 48 lines): bars either side of each chunk end.
+    rng = np.random.default_rng(0)
+    for size, step in ((300, 1), (1100, 4)):  # the grid step is min(h, w) // 256
+        for lines in (1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 65):
+            top, bottom, left, right = (lines * step + extra for extra in (1, 2, 3, 4))
+            image = np.full((size, size + 40, 3), 16, np.uint8)
+            picture = (slice(top, size - bottom), slice(left, size + 40 - right))
+            image[picture] = rng.integers(40, 255, image[picture].shape, dtype=np.uint8)
+            crop = detect_border(image)
+            cut = (crop.top, size - crop.bottom, crop.left, size + 40 - crop.right)
+            for found, bar in zip(cut, (top, bottom, left, right)):
+                # Exact on a full grid; with a coarser one, never into the picture and at most two
+                # steps short (the grid starts at the top-left corner, so the far edges are offset).
+                assert found == bar if step == 1 else bar - 2 * step < found <= bar, (size, lines, cut)
