@@ -7,6 +7,7 @@ copied into this repository). Both take uint8 RGB batches shaped
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import enum
 import logging
@@ -138,6 +139,9 @@ class FrameEmbedder:
             str(config.model.model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._input_name = self._session.get_inputs()[0].name
+        # Runs the batches of one large call (a video's frames) side by side.
+        self._calls = (concurrent.futures.ThreadPoolExecutor(config.concurrent_calls, thread_name_prefix="model")
+                       if config.concurrent_calls > 1 else None)
         LOG.debug("loaded %s: %d call(s) at once, %d thread(s) each", config.model.value, config.concurrent_calls,
                   options.intra_op_num_threads)
 
@@ -180,12 +184,22 @@ class FrameEmbedder:
         return np.asarray(picture.resize(target, Image.BILINEAR))
 
     def embed_preprocessed(self, batch: np.ndarray) -> np.ndarray:
-        """(n, h, w, 3) uint8 -> (n, 512) float32, L2-normalised rows."""
-        out = np.empty((len(batch), EMBEDDING_DIM), dtype=np.float32)
+        """(n, h, w, 3) uint8 -> (n, 512) float32, L2-normalised rows.
+
+        Split into model calls of ``batch_size``; with ``concurrent_calls`` > 1 they run side by side.
+        """
         step = self.config.batch_size
-        for start in range(0, len(batch), step):
-            out[start : start + step] = self._session.run(None, {self._input_name: batch[start : start + step]})[0]
-        return _l2_normalise(out)
+        chunks = [batch[start : start + step] for start in range(0, len(batch), step)]
+        if self._calls is None or len(chunks) < 2:
+            outputs = [self._run(chunk) for chunk in chunks]
+        else:
+            outputs = list(self._calls.map(self._run, chunks))
+        if not outputs:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        return _l2_normalise(np.concatenate(outputs).astype(np.float32, copy=False))
+
+    def _run(self, chunk: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input_name: chunk})[0]
 
     def embed(self, images: Sequence[np.ndarray | Image.Image]) -> np.ndarray:
         """Any number of (H, W, 3) uint8 images or RGB pictures -> (n, 512) float32, L2-normalised, in input order."""

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from indexer.errors import BadInputError, LimitExceededError
-from indexer.image_decode import decode_image, decode_picture
+from indexer.image_decode import decode_image
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -69,15 +69,3 @@ def test_huge_declared_dimensions_are_refused_before_decoding() -> None:
     with pytest.raises(LimitExceededError, match="expected at most 80000000 pixels.*400000000 pixels"):
         decode_image(png_header_only(20000, 20000), "bomb.png")
 
-
-@pytest.mark.parametrize("framed", [False, True])
-def test_a_picture_and_its_array_give_the_same_model_input(photos, embedder, framed: bool) -> None:
-    image = photos["astronaut"][:300, :400]
-    if framed:  # letterboxed: the picture is cropped before resizing
-        image = np.pad(image, ((60, 60), (0, 0), (0, 0)))
-    data = encode(Image.fromarray(image), "PNG")
-    from_picture = embedder.preprocess(decode_picture(data))
-    assert np.array_equal(from_picture, embedder.preprocess(decode_image(data)))
-    assert from_picture.shape == (288, 384, 3)
-    with pytest.raises(ValueError, match="expected an RGB image"):
-        embedder.preprocess(Image.fromarray(image).convert("L"))
