@@ -2,7 +2,9 @@
 
 Decoding and preprocessing run in a small thread pool ahead of the model
 (Pillow and PyAV release the GIL), so the ONNX session is fed full batches
-while the next images decode. One bad file is reported and skipped; the rest
+while the next images decode; with an embedder built for bulk work
+(``ExtractorConfig.for_bulk``), that many batches are embedded side by side
+and stored in the order they were sent. One bad file is reported and skipped; the rest
 goes on. Unchanged assets (same id, same sha256) are skipped, so a re-run resumes.
 """
 
