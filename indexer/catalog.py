@@ -37,6 +37,7 @@ import numpy as np
 
 from indexer.audio_fingerprint import Fingerprint
 from indexer.audio_postings import AudioPostings, pack_hash_set, unpack_hash_set
+from indexer.catalog_lock import CatalogLock
 from indexer.errors import BadInputError, CatalogMismatchError, NotFoundError
 from indexer.extractor import EMBEDDING_DIM
 from indexer.records import AssetRecord, FrameHit, WindowHit
@@ -87,6 +88,7 @@ class Catalog:
                      ("meta", "assets", "nums", "frames", "times", "frame_ranges", "window_ranges",
                                  "audio_hashes")}
         self.postings = AudioPostings(env)
+        self._process_lock: CatalogLock | None = None  # set by ``open``: keeps compaction out while open
         self._lock = threading.RLock()  # guards the in-memory FAISS indexes and writes
         self._flush_lock = threading.Lock()  # keeps index files written in generation order
         self._frame_index = self._load_or_rebuild("frames")
@@ -110,14 +112,22 @@ class Catalog:
             if path.exists() and not path.is_dir():
                 raise BadInputError(f"expected a catalog directory, got a file at {path}")
             lmdb_dir.mkdir(parents=True)
-        env = lmdb.open(str(lmdb_dir), map_size=config.map_size_bytes, max_dbs=16, subdir=True)
+        lock = CatalogLock(path)
+        try:
+            env = lmdb.open(str(lmdb_dir), map_size=config.map_size_bytes, max_dbs=16, subdir=True)
+        except BaseException:
+            lock.release()
+            raise
         try:
             cls._check_schema_and_features(env, features)
             index = cls._recorded_index_config(env, config.index)
-            return cls(path, env, dataclasses.replace(config, index=index))
+            catalog = cls(path, env, dataclasses.replace(config, index=index))
         except BaseException:
             env.close()
+            lock.release()
             raise
+        catalog._process_lock = lock
+        return catalog
 
     @staticmethod
     def stored_features(path: str | Path) -> dict[str, Any] | None:
@@ -473,9 +483,14 @@ class Catalog:
     def close(self) -> None:
         if self.env is None:
             return
-        self.flush()
-        self.env.close()
-        self.env = None
+        try:
+            self.flush()
+        finally:
+            self.env.close()
+            self.env = None
+            if self._process_lock is not None:
+                self._process_lock.release()
+                self._process_lock = None
 
     def __enter__(self) -> "Catalog":
         return self

@@ -28,3 +28,7 @@ class CatalogMismatchError(NearmatchError):
 
 class PermissionDeniedError(NearmatchError):
     """A URL points at a blocked address, or a server-side path is not allowed."""
+
+
+class CatalogBusyError(NearmatchError):
+    """The catalog is in use in a way that excludes the request (compaction while it is open, or the reverse)."""

@@ -1,4 +1,4 @@
-"""The ``nearmatch`` command line: ingest, search, match, delete, stats, serve.
+"""The ``nearmatch`` command line: ingest, search, match, delete, stats, compact, serve.
 
 Exit codes: 0 success, 2 bad input (one clear line on stderr), 1 internal error.
 Thin by design: every command calls the same library functions as the gRPC server.
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from indexer.catalog import Catalog, CatalogConfig
+from indexer.compact import compact_catalog
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from indexer.extractor import ExtractorConfig, FrameEmbedder, ModelName
 from indexer.features import FeatureConfig
@@ -71,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="describe a catalog")
     stats.add_argument("--catalog", required=True, type=Path)
     stats.add_argument("--json", action="store_true")
+
+    compact = commands.add_parser("compact", help="rewrite a catalog's LMDB file without its free pages "
+                                                  "(nothing else may have the catalog open)")
+    compact.add_argument("--catalog", required=True, type=Path)
+    compact.add_argument("--json", action="store_true")
 
     add_serve_parser(commands)
     return parser
@@ -165,8 +171,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    report = compact_catalog(args.catalog)
+    _emit(args, report.to_dict(), f"compacted {args.catalog}: {report.bytes_before / 1e6:.1f} MB -> "
+                                  f"{report.bytes_after / 1e6:.1f} MB in {report.seconds:.1f} s")
+    return EXIT_OK
+
+
 COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "match": cmd_match, "delete": cmd_delete, "stats": cmd_stats,
-            "serve": cmd_serve}
+            "compact": cmd_compact, "serve": cmd_serve}
 
 
 def _require_catalog_or_server(args: argparse.Namespace) -> bool:
