@@ -10,10 +10,13 @@ leaves a catalog locked.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from pathlib import Path
 
 from indexer.errors import CatalogBusyError
+
+LOG = logging.getLogger(__name__)
 
 LOCK_FILE = "catalog.lock"
 
@@ -33,6 +36,13 @@ class CatalogLock:
                                        "elsewhere (a server or another command); stop it, then compact") from None
             raise CatalogBusyError(f"expected the catalog at {catalog_dir} to be free, got it being compacted; "
                                    "open it when the compaction has finished") from None
+        except OSError as exc:  # a file system without locks (some network mounts)
+            os.close(self._fd)
+            self._fd = None
+            if exclusive:
+                raise CatalogBusyError(f"expected to lock {catalog_dir / LOCK_FILE} before compacting, got {exc}; "
+                                       "compact a copy of the catalog on a local disk") from exc
+            LOG.warning("cannot lock %s (%s): compaction will not be kept out", catalog_dir / LOCK_FILE, exc)
 
     def release(self) -> None:
         if self._fd is not None:
