@@ -1,6 +1,6 @@
 """Audio development sweep: the fingerprint and search settings behind the defaults, on their own queries.
 
-Run: ``python -m benchmarks.audio_sweep`` (writes benchmarks/results/audio_sweep.json and .md; ~15 min).
+Run: ``python -m benchmarks.audio_sweep`` (writes benchmarks/results/audio_sweep.json and .md; ~8 min).
 
 The same catalog (28 tracks) and held-out tracks as ``benchmarks.audio_bench``,
 but other query draws, so choosing settings here leaves the benchmark's
