@@ -44,12 +44,11 @@ class AlignConfig:
     # repeat in the reference (a looped section) scores about the same, a
     # musically similar passage well below.
     repeat_score_ratio: float = 0.95
-    # Hits above chance that make a score of 0.63. With loudness-ranked peaks many more
-    # hits survive and a scale of 8 saturated every segment near 1, so looped passages
-    # could not be told from the true offset: on the development queries a scale of 16 (with
-    # the ratio above at 0.95) raised segment precision from 0.61 to 0.88, top-1 unchanged.
-    # 128 ms analysis windows find more hits again: 32 keeps that precision (0.95 against
-    # 0.85 at 16). Top-1 at a calibrated threshold does not depend on it (results/audio_sweep.md).
+    # Hits above chance that make a score of 0.63. Loudness-ranked peaks and 128 ms windows
+    # find many hits, and a small scale saturates every segment near 1, so looped or similar
+    # passages cannot be told from the true offset. Segment precision on the development
+    # queries: 0.59 at 8 (repeat ratio 0.9), 0.85 at 16, 0.94 at 32. Top-1 at a calibrated
+    # threshold does not depend on it (results/audio_sweep.md).
     score_scale: float = 32.0
     max_candidates: int = 50  # assets aligned in full per query, by histogram peak
     # Queries are analysed denser than the catalog: more of the catalog's peak
