@@ -239,8 +239,8 @@ def run(config: BenchConfig) -> dict:
         sources.append(decode_audio(path, AudioDecodeConfig(sample_rate=RATE)).samples)
     env.sync()
     info = env.info()
-    # Live pages of the postings (what a compacting copy would keep; the copy itself,
-    # env.copy(compact=True), crashes the bundled LMDB on dupfixed sub-databases).
+    # Live pages of the postings, and the file a record-by-record copy writes (LMDB's own
+    # compacting copy, env.copy(compact=True), crashes the bundled LMDB on dupfixed sub-databases).
     with env.begin() as txn:
         pstats = postings.stats(txn)
     with tempfile.TemporaryDirectory(prefix="audio_bench_compact_") as compacted:

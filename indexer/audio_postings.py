@@ -36,7 +36,7 @@ Known problem: a compacting copy (``env.copy(path, compact=True)``, ``mdb_copy -
 with the LMDB 0.9.36 bundled in py-lmdb 3.0.0 segfaults once a key's duplicates
 outgrow a page into a ``dupfixed`` sub-database, which this layout reaches at
 any realistic size (version 1 would too, for a hash past ~250 rows). A plain copy
-works; the live size is what ``stats`` counts (equal to the compacted size).
+works, and ``indexer.compact`` rewrites a catalog record by record instead.
 """
 
 from __future__ import annotations
@@ -257,8 +257,9 @@ class AudioPostings:
         """Rows, B-tree depth and bytes of the pages in use by this database.
 
         The page counts include the sub-databases of long duplicate lists (checked:
-        100k values under one key count 441 leaf pages), so the bytes are what a
-        compacting copy would keep; ``benchmarks.audio_bench`` reports them as live bytes.
+        100k values under one key count 441 leaf pages); ``benchmarks.audio_bench``
+        reports them as live bytes. A copy written in key order (``indexer.compact``)
+        fills its pages fuller and is smaller still.
         """
         st = txn.stat(self.db)
         pages = st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]

@@ -113,17 +113,15 @@ class Catalog:
                 raise BadInputError(f"expected a catalog directory, got a file at {path}")
             lmdb_dir.mkdir(parents=True)
         lock = CatalogLock(path)
+        env = None
         try:
             env = lmdb.open(str(lmdb_dir), map_size=config.map_size_bytes, max_dbs=16, subdir=True)
-        except BaseException:
-            lock.release()
-            raise
-        try:
             cls._check_schema_and_features(env, features)
             index = cls._recorded_index_config(env, config.index)
             catalog = cls(path, env, dataclasses.replace(config, index=index))
         except BaseException:
-            env.close()
+            if env is not None:
+                env.close()
             lock.release()
             raise
         catalog._process_lock = lock

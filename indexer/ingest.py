@@ -183,9 +183,6 @@ class Ingestor:
         def embed_shape(shape: tuple[int, ...]) -> None:
             group = pending.pop(shape)
             batch = np.stack([prepared.model_input for prepared in group])
-            if calls == 1:
-                store_group(group, self.embedder.embed_preprocessed(batch))
-                return
             in_model.append((group, model_pool.submit(self.embedder.embed_preprocessed, batch)))
             while len(in_model) > calls:
                 store_oldest()
