@@ -65,7 +65,7 @@ class ExtractorConfig:
     # JPEGs decode at a reduced DCT scale whose short side is at least this multiple of
     # input_size, then resize as usual. 1x decodes 1.3x faster but on the calibration split
     # gives recall 0.912 against 0.918 at precision 0.99 (µAP 0.9816 against 0.9819), and ingest
-    # gains little, the model dominating: 0.77x the raw model against 0.72x in one run each on a
+    # gains little, the model dominating: 0.77x the raw model against 0.70-0.72x in runs on a
     # shared machine (results/image_draft1.md against results/image.md).
     jpeg_draft_scale: float = 2.0
     batch_size: int = 16
