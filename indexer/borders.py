@@ -11,6 +11,7 @@ import dataclasses
 from typing import Callable, Sequence
 
 import numpy as np
+from PIL import Image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,23 +70,35 @@ def _grey(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32)
 
 
-def detect_border(image: np.ndarray, config: BorderConfig = BorderConfig()) -> Crop:
-    """Box of ``image`` (H, W, 3) or (H, W) uint8 that remains after cutting uniform borders.
+def detect_border(image: np.ndarray | Image.Image, config: BorderConfig = BorderConfig()) -> Crop:
+    """Box of ``image`` (H, W, 3) or (H, W) uint8, or an RGB Pillow image, that remains after cutting uniform borders.
 
     Statistics come from every ``step``-th row and column (a grid about
     ``analysis_px`` lines across), so a 4K photo costs what a thumbnail does;
     a bar's edge is then known to ``step`` pixels and is rounded towards
-    keeping the picture. Only the lines next to each edge are read.
+    keeping the picture. Only the lines next to each edge are read: from a
+    Pillow image, only those lines are copied out of it.
     """
-    height, width = image.shape[:2]
-    step = max(1, min(height, width) // config.analysis_px)
-    grid = image[::step, ::step]
-    rows, cols = grid.shape[:2]
+    if isinstance(image, Image.Image):
+        width, height = image.size
+        step = max(1, min(height, width) // config.analysis_px)
+
+        def grid(top: int, bottom: int, left: int, right: int) -> np.ndarray:
+            box = (left * step, top * step, (right - 1) * step + 1, (bottom - 1) * step + 1)
+            return np.asarray(image.crop(box))[::step, ::step]
+    else:
+        height, width = image.shape[:2]
+        step = max(1, min(height, width) // config.analysis_px)
+        sampled = image[::step, ::step]
+
+        def grid(top: int, bottom: int, left: int, right: int) -> np.ndarray:
+            return sampled[top:bottom, left:right]
+    rows, cols = -(-height // step), -(-width // step)
     runs = (
-        _flat_run(lambda a, b: _grey(grid[a:b]), rows, 1, config),
-        _flat_run(lambda a, b: _grey(grid[rows - b : rows - a][::-1]), rows, 1, config),
-        _flat_run(lambda a, b: _grey(grid[:, a:b]), cols, 0, config),
-        _flat_run(lambda a, b: _grey(grid[:, cols - b : cols - a][:, ::-1]), cols, 0, config),
+        _flat_run(lambda a, b: _grey(grid(a, b, 0, cols)), rows, 1, config),
+        _flat_run(lambda a, b: _grey(grid(rows - b, rows - a, 0, cols)[::-1]), rows, 1, config),
+        _flat_run(lambda a, b: _grey(grid(0, rows, a, b)), cols, 0, config),
+        _flat_run(lambda a, b: _grey(grid(0, rows, cols - b, cols - a)[:, ::-1]), cols, 0, config),
     )
     if runs[0] >= rows or runs[2] >= cols:
         return Crop(0, height, 0, width)  # a uniform image: nothing to trim towards

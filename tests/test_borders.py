@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from indexer.borders import Crop, detect_border, detect_border_stack
 
@@ -49,6 +50,7 @@ def test_bars_of_any_width_are_found_to_the_pixel_or_within_one_grid_step() -> N
             picture = (slice(top, size - bottom), slice(left, size + 40 - right))
             image[picture] = rng.integers(40, 255, image[picture].shape, dtype=np.uint8)
             crop = detect_border(image)
+            assert detect_border(Image.fromarray(image)) == crop  # a Pillow image reads only its edge lines
             cut = (crop.top, size - crop.bottom, crop.left, size + 40 - crop.right)
             for found, bar in zip(cut, (top, bottom, left, right)):
                 # Exact on a full grid; with a coarser one, never into the picture and at most two

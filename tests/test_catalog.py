@@ -9,6 +9,7 @@ import pytest
 
 from indexer.catalog import AssetRecord, Catalog, CatalogConfig, NewAsset, pool_windows
 from indexer.errors import BadInputError, CatalogMismatchError, NotFoundError
+from indexer.features import FeatureConfig
 from indexer.media_types import MediaType
 from indexer.vector_index import VectorIndexConfig
 
@@ -129,6 +130,16 @@ def test_other_features_are_a_clear_error(tmp_path: Path) -> None:
     other = {"visual": {"model": "other", "dim": 512}}
     with pytest.raises(CatalogMismatchError, match="model"):
         Catalog.open(tmp_path, other)
+
+
+def test_a_catalog_from_an_older_preprocessing_names_the_setting(tmp_path: Path) -> None:
+    current = FeatureConfig().record()
+    older = {**current, "visual": {k: v for k, v in current["visual"].items() if k != "upscale"}}
+    Catalog.open(tmp_path, older).close()
+    with pytest.raises(CatalogMismatchError, match=r"visual\.upscale: catalog has None, got 'nearest'"):
+        Catalog.open(tmp_path, current)
+    with pytest.raises(CatalogMismatchError, match=r"visual\.upscale: catalog has None, got 'nearest'"):
+        FeatureConfig.from_record(older)  # what `nearmatch search` does with a catalog's record
 
 
 def test_opening_a_missing_catalog_without_create_is_not_found(tmp_path: Path) -> None:

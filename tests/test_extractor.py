@@ -31,6 +31,15 @@ def test_a_picture_and_its_array_give_the_same_model_input(photos, embedder, fra
         embedder.preprocess(Image.fromarray(image).convert("L"))
 
 
+def test_small_pictures_are_enlarged_by_nearest_neighbour_and_large_ones_filtered(embedder) -> None:
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 256, (144, 192, 3), dtype=np.uint8)  # exactly half the model input
+    assert np.array_equal(embedder.preprocess(small), small.repeat(2, axis=0).repeat(2, axis=1))
+    stripes = np.zeros((576, 768, 3), np.uint8)
+    stripes[::2] = 255  # shrinking must average the stripes to grey, not pick every other line
+    assert np.abs(embedder.preprocess(stripes).astype(int) - 128).max() <= 1
+
+
 def test_calls_side_by_side_give_the_embeddings_of_one_call_at_a_time_in_order(photos) -> None:
     images = [photos[name] for name in ("astronaut", "coffee", "chelsea", "rocket", "astronaut")]
     one = FrameEmbedder(ExtractorConfig(batch_size=2, threads=2))
