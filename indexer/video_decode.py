@@ -33,18 +33,23 @@ class VideoSamplingConfig:
     """How frames are taken out of a video.
 
     ``fps`` is the sampling rate of kept frames. 1 fps meets the quality bar
-    (benchmarks/results/video.md: test top-1 1.000, segment F1 0.949, p90
-    boundary error 0.64 s); 2 fps (video_fps2.md) gains little (F1 0.959, p90
-    0.22 s) for twice the embedding work and query latency.
+    (benchmarks/results/video.md: test top-1 1.000, segment F1 0.952, p90
+    boundary error 0.58 s); 2 fps gained little in an earlier run (video_fps2.md:
+    F1 0.959 against 0.949, p90 0.22 s) for twice the embedding work and query latency.
     ``working_pixels`` bounds the size of kept frames (the aspect ratio is
-    kept), large enough that a 16:9 picture inside a 9:16 frame still has a
-    short side near the embedder's input size after its bars are cut.
+    kept). 512 x 288 gives a 16:9 frame the embedder's input size, so swscale
+    scales it once while converting to RGB and Pillow does nothing more. At
+    320 x 320 every 640x360 frame was enlarged again to 288 px: with that and
+    nearest-neighbour enlarging the test split lost a query (top-1 0.984,
+    segment F1 0.944); at 512 x 288, 1.000 and 0.952 as with bilinear at
+    320 x 320, query latency 170 ms against 194 ms and catalog ingest 62.9
+    against 46.6 s of video per s (results/video.md).
     """
 
     fps: float = 1.0
     max_duration_s: float = 3600.0
     max_pixels: int = 4096 * 2304  # decoded frame size cap (a 4K frame passes)
-    working_pixels: int = 320 * 320
+    working_pixels: int = 512 * 288
     threads: int = 0  # 0: let FFmpeg pick
     # Frames no other frame refers to (B-frames) are not decoded: a kept frame may then be up to a
     # few frames later than the sampling instant, and its time is still its own exact time.
