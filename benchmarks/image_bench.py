@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-models", default="sscd_distilled", help="comma-separated models for --sweep")
     parser.add_argument("--jpeg-draft-scale", type=float, default=ExtractorConfig().jpeg_draft_scale,
                         help="decode JPEGs at a DCT scale keeping this multiple of the input size")
-    parser.add_argument("--ingest-trials", type=int, default=5, help="timed ingests; the median ratio is reported")
+    parser.add_argument("--ingest-trials", type=int, default=10, help="timed ingests; the median ratio is reported")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -70,9 +70,10 @@ class ExtractorConfig:
     # JPEGs decode at a reduced DCT scale whose short side is at least this multiple of
     # input_size, then resize as usual. 1x against 2x (results/image.md against image_draft2.md):
     # calibration recall at precision 0.99 0.912 against 0.918, µAP 0.981 against 0.982 (a few
-    # queries of 800), for ingest at 0.81x the raw model against 0.76x; in six paired ingests on
-    # this 2-core machine 1x was faster in five (median 0.79x against 0.75x). Photos far larger
-    # than the input gain more: a 12 MP JPEG decodes at 1/8 scale instead of 1/4.
+    # queries of 800); one-thread decode 1063 against 812 images/s, preparation 765 against 687.
+    # This benchmark's photos are small, so ingest gains little here (0.78x against 0.77x the raw
+    # model, medians of ten); photos far larger than the input should gain more, not measured here
+    # (a 12 MP JPEG decodes at 1/8 scale instead of 1/4).
     jpeg_draft_scale: float = 1.0
     batch_size: int = 16
     threads: int = 2
