@@ -79,16 +79,15 @@ def detect_border(image: np.ndarray | Image.Image, config: BorderConfig = Border
     keeping the picture. Only the lines next to each edge are read: from a
     Pillow image, only those lines are copied out of it.
     """
-    if isinstance(image, Image.Image):
-        width, height = image.size
-        step = max(1, min(height, width) // config.analysis_px)
+    is_picture = isinstance(image, Image.Image)
+    width, height = image.size if is_picture else image.shape[1::-1]
+    step = max(1, min(height, width) // config.analysis_px)
+    if is_picture:
 
         def grid(top: int, bottom: int, left: int, right: int) -> np.ndarray:
             box = (left * step, top * step, (right - 1) * step + 1, (bottom - 1) * step + 1)
             return np.asarray(image.crop(box))[::step, ::step]
     else:
-        height, width = image.shape[:2]
-        step = max(1, min(height, width) // config.analysis_px)
         sampled = image[::step, ::step]
 
         def grid(top: int, bottom: int, left: int, right: int) -> np.ndarray:

@@ -183,10 +183,11 @@ class FrameEmbedder:
             if (width, height) == target:
                 return np.ascontiguousarray(crop.apply(pixels))
             picture = Image.fromarray(crop.apply(pixels))
-        elif (width, height) != picture.size:
-            picture = picture.crop((crop.left, crop.top, crop.right, crop.bottom))
-        if (width, height) == target:
-            return np.asarray(picture)
+        else:
+            if (width, height) != picture.size:
+                picture = picture.crop((crop.left, crop.top, crop.right, crop.bottom))
+            if (width, height) == target:
+                return np.asarray(picture)
         factor = min(width // target[0], height // target[1])
         if factor >= 2:
             picture = picture.reduce(factor)  # box-average by an integer factor first: half the cost, same look
