@@ -31,12 +31,12 @@ import numpy as np
 from benchmarks import audio_transforms as tf
 from benchmarks.machine import machine_info
 from benchmarks.media_cache import debian_package_root, music_tracks
-from indexer.audio_decode import AudioDecodeConfig, decode_audio
-from indexer.audio_fingerprint import FingerprintConfig, fingerprint
-from indexer.audio_postings import AudioPostings, pack_hash_set
-from indexer.compact import copy_compact
-from search.audio_align import AlignConfig, query_landmarks
-from search.audio_search import AudioSearchConfig, search_postings
+from indexer.decode.audio import AudioDecodeConfig, decode_audio
+from indexer.features.audio_fingerprint import FingerprintConfig, fingerprint
+from indexer.store.postings import AudioPostings, pack_hash_set
+from indexer.store.compact import copy_compact
+from search.align.audio import AlignConfig, query_landmarks
+from search.retrieve.audio import AudioSearchConfig, search_postings
 
 LOG = logging.getLogger(__name__)
 RESULTS = Path(__file__).resolve().parent / "results"

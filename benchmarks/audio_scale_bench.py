@@ -28,11 +28,11 @@ import numpy as np
 from benchmarks.audio_bench import HELD_OUT, RESULTS
 from benchmarks.machine import machine_info
 from benchmarks.media_cache import music_tracks
-from indexer.audio_decode import AudioSignal, decode_audio
-from indexer.audio_fingerprint import Fingerprint, fingerprint
-from indexer.audio_postings import AudioPostings
-from indexer.compact import copy_compact
-from search.audio_align import query_hashes, query_landmarks
+from indexer.decode.audio import AudioSignal, decode_audio
+from indexer.features.audio_fingerprint import Fingerprint, fingerprint
+from indexer.store.postings import AudioPostings
+from indexer.store.compact import copy_compact
+from search.align.audio import query_hashes, query_landmarks
 
 LOG = logging.getLogger(__name__)
 

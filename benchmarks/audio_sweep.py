@@ -27,11 +27,11 @@ import numpy as np
 from benchmarks import audio_bench as bench
 from benchmarks.machine import machine_info
 from benchmarks.media_cache import music_tracks
-from indexer.audio_decode import AudioDecodeConfig, AudioSignal, decode_audio
-from indexer.audio_fingerprint import FingerprintConfig, fingerprint
-from indexer.audio_postings import AudioPostings
-from search.audio_align import AlignConfig, query_landmarks
-from search.audio_search import AudioSearchConfig, search_postings
+from indexer.decode.audio import AudioDecodeConfig, AudioSignal, decode_audio
+from indexer.features.audio_fingerprint import FingerprintConfig, fingerprint
+from indexer.store.postings import AudioPostings
+from search.align.audio import AlignConfig, query_landmarks
+from search.retrieve.audio import AudioSearchConfig, search_postings
 
 LOG = logging.getLogger(__name__)
 TRANSFORMS = ("mp3_32k", "noise_5db", "noise_0db", "voice_over_0db", "speed_1.03", "pitch_0.95", "tempo_1.05",

@@ -2,7 +2,7 @@
 
 Used by ``benchmarks.audio_bench`` and the audio tests. Signals are mono
 float32 arrays at a stated rate; codec transforms return encoded bytes (what a
-platform would receive), to be decoded with ``indexer.audio_decode``.
+platform would receive), to be decoded with ``indexer.decode.audio``.
 """
 
 from __future__ import annotations

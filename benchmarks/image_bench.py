@@ -35,13 +35,13 @@ from benchmarks.machine import machine_info
 from benchmarks.image_baselines import HashMethod, hash_images, search_hashes
 from benchmarks.image_dataset import DatasetConfig, build_dataset, dataset_dir
 from benchmarks.image_eval import Predictions
-from indexer.catalog import Catalog
-from indexer.extractor import ExtractorConfig, FrameEmbedder, ModelName
-from indexer.features import FeatureConfig
-from indexer.image_decode import decode_image, decode_picture
+from indexer.store.catalog import Catalog
+from indexer.features.extractor import ExtractorConfig, FrameEmbedder, ModelName
+from indexer.features.config import FeatureConfig
+from indexer.decode.image import decode_image, decode_picture
 from indexer.ingest import IngestItem, Ingestor
-from indexer.media_source import MediaSource
-from search.query import SearchConfig, search_media
+from indexer.decode.sources import MediaSource
+from search.media import SearchConfig, search_media
 
 LOG = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import numpy as np
 
 from benchmarks import image_eval
 from benchmarks.image_eval import Predictions
-from indexer.extractor import ExtractorConfig, FrameEmbedder, ModelName, ResizePolicy
-from indexer.image_decode import decode_image
+from indexer.features.extractor import ExtractorConfig, FrameEmbedder, ModelName, ResizePolicy
+from indexer.decode.image import decode_image
 
 LOG = logging.getLogger(__name__)
 

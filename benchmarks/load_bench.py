@@ -43,8 +43,8 @@ from PIL import Image
 
 from benchmarks import media_cache
 from benchmarks.machine import machine_info
-from search.client import NearmatchClient
-from search.server import ServerConfig, create_server, stop_server
+from search.service.client import NearmatchClient
+from search.service.server import ServerConfig, create_server, stop_server
 
 LOG = logging.getLogger("load_bench")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -88,11 +88,11 @@ def build_media(work: Path, limit: int | None) -> tuple[Path, list[bytes], list[
 
 def build_catalog(catalog: Path, media_dir: Path, resize: str | None = None) -> str:
     """Ingest ``media_dir``; ``resize`` (square | short_side) picks the extractor's policy. Returns the policy."""
-    from indexer.catalog import Catalog
-    from indexer.extractor import ExtractorConfig, FrameEmbedder
-    from indexer.features import FeatureConfig
+    from indexer.store.catalog import Catalog
+    from indexer.features.extractor import ExtractorConfig, FrameEmbedder
+    from indexer.features.config import FeatureConfig
     from indexer.ingest import Ingestor, items_from_paths
-    from search.cli import open_catalog_features
+    from search.cli.main import open_catalog_features
 
     if resize is not None:  # record the features first; open_catalog_features then reads them back
         Catalog.open(catalog, FeatureConfig(visual=ExtractorConfig(resize=resize)).record()).close()
@@ -135,11 +135,11 @@ def overhead_pairs(catalog: Path, address: str, queries: list[bytes], references
     Alternating puts both under the same machine load, so their ratio is fair even
     when other work on the machine drifts. Returns (in-process, service) summaries.
     """
-    from indexer.extractor import FrameEmbedder
-    from indexer.media_source import MediaSource
-    from search.cli import open_catalog_features
-    from search.match import match_media
-    from search.query import SearchConfig, search_media
+    from indexer.features.extractor import FrameEmbedder
+    from indexer.decode.sources import MediaSource
+    from search.cli.main import open_catalog_features
+    from search.media import match_media
+    from search.media import SearchConfig, search_media
 
     cat, features = open_catalog_features(catalog, None, create=False)
     embedder = FrameEmbedder(features.visual)

@@ -30,14 +30,14 @@ from benchmarks import video_dataset, video_transforms as vt
 from benchmarks.machine import machine_info
 from benchmarks.media_cache import CACHE_DIR
 from benchmarks.metrics import threshold_at_precision
-from indexer.catalog import AssetRecord, Catalog
-from indexer.extractor import ExtractorConfig, FrameEmbedder
-from indexer.features import FeatureConfig
+from indexer.store.catalog import AssetRecord, Catalog
+from indexer.features.extractor import ExtractorConfig, FrameEmbedder
+from indexer.features.config import FeatureConfig
 from indexer.ingest import IngestItem, Ingestor
 from indexer.media_types import MediaType
-from indexer.video_decode import VideoSamplingConfig, sample_frames
+from indexer.decode.video import VideoSamplingConfig, sample_frames
 from search.thresholds import Thresholds
-from search.video_search import VideoSearchConfig, search_video, video_features
+from search.retrieve.video import VideoSearchConfig, search_video, video_features
 
 LOG = logging.getLogger("benchmarks.video_bench")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -21,17 +21,18 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from indexer.audio_decode import decode_audio
-from indexer.audio_fingerprint import Fingerprint, fingerprint
-from indexer.catalog import AssetRecord, Catalog, NewAsset
+from indexer.decode.audio import decode_audio
+from indexer.features.audio_fingerprint import Fingerprint, fingerprint
+from indexer.store.catalog import Catalog
+from indexer.store.records import AssetRecord, NewAsset
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
-from indexer.extractor import FrameEmbedder
-from indexer.features import FeatureConfig
-from indexer.image_decode import ImageDecodeConfig, decode_picture
-from indexer.media_source import MediaSource
+from indexer.features.extractor import FrameEmbedder
+from indexer.features.config import FeatureConfig
+from indexer.decode.image import ImageDecodeConfig, decode_picture
+from indexer.decode.sources import MediaSource
 from indexer.media_types import MediaType
-from indexer.probe import detect_media_type
-from indexer.video_decode import sample_frames
+from indexer.decode.probe import detect_media_type
+from indexer.decode.video import sample_frames
 
 LOG = logging.getLogger(__name__)
 

@@ -1,8 +1,13 @@
-"""The match envelope: one result shape for every media type (see shared/DESIGN.md).
+"""The match envelope: one result shape for every media type (see shared/DESIGN.md, search/envelope.schema.json).
 
 Pairwise match and every search hit are a ``MatchEnvelope``; a search hit adds
 ``asset_id``, ``rank`` and ``metadata`` (``SearchHit``). JSON only at the edge:
 ``to_dict()`` is what the CLI prints and the gRPC layer converts.
+
+This module is the only code that turns scores and aligned segments into an
+envelope: ``frame_envelope`` for an image against an image or one video frame,
+``segment_envelope`` for video and audio alignments. Overlap is the merged
+length of the segments on each side, so overlapping segments never count twice.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import enum
 from typing import Any
 
 from indexer.media_types import MediaType
+from search.thresholds import Confidence, Thresholds
 
 
 class MatchType(str, enum.Enum):
@@ -19,12 +25,6 @@ class MatchType(str, enum.Enum):
     NEAR_DUPLICATE = "near_duplicate"  # the whole asset, edited or re-encoded
     PARTIAL = "partial"  # only segments overlap
     NONE = "none"
-
-
-class Confidence(str, enum.Enum):
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,3 +96,78 @@ class SearchHit:
         out = self.envelope.to_dict()
         out.update({"asset_id": self.asset_id, "rank": self.rank, "metadata": self.metadata})
         return out
+
+
+def merged_duration(spans: list[tuple[float, float]]) -> float:
+    """Seconds covered by the union of (start, end) spans."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
+EXACT_REASON = "identical bytes (same sha256)"
+
+
+def frame_envelope(cosine: float, target_type: MediaType, thresholds: Thresholds, exact: bool = False,
+                   target_time_s: float | None = None) -> MatchEnvelope:
+    """Envelope for an image compared with an image, or with one frame of a video at ``target_time_s``."""
+    score = min(1.0, max(0.0, float(cosine)))
+    is_match = exact or score >= thresholds.match
+    if exact:
+        match_type, reason = MatchType.EXACT, EXACT_REASON
+    elif is_match:
+        match_type = MatchType.NEAR_DUPLICATE if target_time_s is None else MatchType.PARTIAL
+        reason = f"SSCD similarity {score:.3f} is at or above the image threshold {thresholds.match:.3f}"
+    else:
+        match_type = MatchType.NONE
+        reason = f"SSCD similarity {score:.3f} is below the image threshold {thresholds.match:.3f}"
+    segments: tuple[Segment, ...] = ()
+    if target_time_s is not None:
+        segments = (Segment(0.0, 0.0, target_time_s, target_time_s, score),)
+        reason += f"; best frame at {target_time_s:.1f} s of the video"
+    return MatchEnvelope(match=is_match, confidence=thresholds.confidence(1.0 if exact else score),
+                         similarity_score=1.0 if exact else score, match_type=match_type, media_type=target_type,
+                         matched_segments=segments, reason=reason)
+
+
+def segment_envelope(segments: list[Segment], media_type: MediaType, thresholds: Thresholds,
+                     query_duration_s: float, target_duration_s: float, near_duplicate_coverage: float,
+                     exact: bool = False, duration_slack_s: float = 0.0, kind: str = "",
+                     segment_floor: float | None = None) -> MatchEnvelope:
+    """The envelope of a temporal alignment (video frames or audio landmarks).
+
+    The score is the best segment's. A match reports its segments scoring at
+    least ``segment_floor`` (default: the match threshold), ordered by source
+    time; video passes 0 because a weaker second excerpt of a matching pair is
+    still where the copy lies. A match is ``near_duplicate`` when
+    the reported segments cover ``near_duplicate_coverage`` of both durations
+    (less ``duration_slack_s``), else ``partial``. ``kind`` names the signal in
+    the reason ("video", "audio").
+    """
+    score = 1.0 if exact else min(1.0, max(0.0, max((s.score for s in segments), default=0.0)))
+    is_match = exact or score >= thresholds.match
+    floor = thresholds.match if segment_floor is None else segment_floor
+    kept = tuple(sorted((s for s in segments if s.score >= floor), key=lambda s: s.source_start_s)) \
+        if is_match else ()
+    overlap = merged_duration([(s.source_start_s, s.source_end_s) for s in kept])
+    target_overlap = merged_duration([(s.target_start_s, s.target_end_s) for s in kept])
+    if exact:
+        match_type, reason = MatchType.EXACT, EXACT_REASON
+    elif is_match:
+        whole = (overlap >= near_duplicate_coverage * max(query_duration_s - duration_slack_s, 0.0)
+                 and target_overlap >= near_duplicate_coverage * max(target_duration_s - duration_slack_s, 0.0))
+        match_type = MatchType.NEAR_DUPLICATE if whole else MatchType.PARTIAL
+        best = max(kept, key=lambda s: s.score)
+        reason = (f"{overlap:.1f} s of the source aligned with the target in {len(kept)} segment(s); "
+                  f"best {best.source_start_s:.1f}-{best.source_end_s:.1f} s -> "
+                  f"{best.target_start_s:.1f}-{best.target_end_s:.1f} s at {best.score:.3f}")
+    else:
+        match_type = MatchType.NONE
+        reason = (f"no aligned segment scores at or above the {kind} threshold {thresholds.match:.3f}".replace("  ", " ")
+                  + (f" (best {score:.3f})" if segments else ""))
+    return MatchEnvelope(match=is_match, confidence=thresholds.confidence(score), similarity_score=score,
+                         match_type=match_type, media_type=media_type, matched_segments=kept,
+                         overlap_seconds=overlap, reason=reason)

@@ -10,9 +10,15 @@ on the held-out split in ``benchmarks/results/``.
 from __future__ import annotations
 
 import dataclasses
+import enum
 
 from indexer.media_types import MediaType
-from search.envelope import Confidence
+
+
+class Confidence(str, enum.Enum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
 
 
 @dataclasses.dataclass(frozen=True)

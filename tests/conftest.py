@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer.extractor import FrameEmbedder
+from indexer.features.extractor import FrameEmbedder
 
 # Real photographs shipped inside the scikit-image wheel (no download).
 PHOTO_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "retina", "hubble_deep_field", "immunohistochemistry",

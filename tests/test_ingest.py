@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer.catalog import Catalog
-from indexer.extractor import ExtractorConfig, FrameEmbedder
-from indexer.features import FeatureConfig
+from indexer.store.catalog import Catalog
+from indexer.features.extractor import ExtractorConfig, FrameEmbedder
+from indexer.features.config import FeatureConfig
 from indexer.ingest import IngestItem, Ingestor, items_from_manifest, items_from_paths
 from indexer.media_types import MediaType
 from tests.av_media import video_bytes

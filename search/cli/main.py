@@ -1,0 +1,199 @@
+"""The ``nearmatch`` command line: ingest, search, match, delete, stats, compact, serve.
+
+Exit codes: 0 success, 2 bad input (one clear line on stderr), 1 internal error.
+Thin by design: every command calls the same library functions as the gRPC server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from tqdm import tqdm
+
+from indexer.store.catalog import Catalog
+from indexer.store.compact import compact_catalog
+from indexer.errors import BadInputError, NearmatchError
+from indexer.features.extractor import ExtractorConfig, FrameEmbedder, ModelName
+from indexer.features.config import FeatureConfig
+from indexer.ingest import Ingestor
+from indexer.store.open_catalog import open_catalog_features
+from indexer.decode.sources import MediaSource
+from indexer.store.vector_index import VectorIndexConfig
+from search.cli.format import format_ingest, format_search, ingest_items
+from search.cli.remote import add_client_flags, add_serve_parser, cmd_serve, remote_ingest, remote_match, remote_search
+from search.media import SearchConfig, match_media, search_media
+from search.thresholds import defaults_for
+from search.service.url_fetch import FetchConfig, fetch_url
+
+LOG = logging.getLogger("nearmatch")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nearmatch", description="Near-duplicate search for images, video and audio.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="add files, directories or a manifest to a catalog")
+    ingest.add_argument("--catalog", type=Path, help="catalog directory (or --server)")
+    ingest.add_argument("--model", choices=[m.value for m in ModelName],
+                        help="visual model for a new catalog (default: the catalog's, or sscd_distilled)")
+    ingest.add_argument("--index-factory", help="FAISS factory string for a new catalog's index (default Flat)")
+    ingest.add_argument("--index-search-params", default="", help='FAISS search parameters, e.g. "nprobe=16"')
+    ingest.add_argument("--manifest", type=Path, help='JSON lines: {"asset_id", "path" or "url", "metadata"}')
+    ingest.add_argument("--json", action="store_true", help="print one JSON summary object")
+    ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    add_client_flags(ingest)
+
+    search = commands.add_parser("search", help="find catalog assets matching each query")
+    search.add_argument("--catalog", type=Path, help="catalog directory (or --server)")
+    search.add_argument("--top-k", type=int, default=10)
+    search.add_argument("--matches-only", action="store_true", help="leave out hits below the match threshold")
+    search.add_argument("--json", action="store_true", help="one JSON object per query per line")
+    search.add_argument("queries", nargs="+", metavar="QUERY")
+    add_client_flags(search)
+
+    match = commands.add_parser("match", help="compare two media directly")
+    match.add_argument("source")
+    match.add_argument("target")
+    match.add_argument("--model", choices=[m.value for m in ModelName], default=ModelName.SSCD_DISTILLED.value)
+    match.add_argument("--json", action="store_true")
+    add_client_flags(match)
+
+    delete = commands.add_parser("delete", help="remove assets from a catalog")
+    delete.add_argument("--catalog", required=True, type=Path)
+    delete.add_argument("--json", action="store_true")
+    delete.add_argument("asset_ids", nargs="+", metavar="ASSET_ID")
+
+    stats = commands.add_parser("stats", help="describe a catalog")
+    stats.add_argument("--catalog", required=True, type=Path)
+    stats.add_argument("--json", action="store_true")
+
+    compact = commands.add_parser("compact", help="rewrite a catalog's LMDB file without its free pages "
+                                                  "(nothing else may have the catalog open)")
+    compact.add_argument("--catalog", required=True, type=Path)
+    compact.add_argument("--json", action="store_true")
+
+    add_serve_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except NearmatchError as exc:
+        print(f"nearmatch: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("nearmatch: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place internal errors become exit code 1
+        LOG.debug("internal error", exc_info=True)
+        print(f"nearmatch: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None:
+    print(json.dumps(payload) if args.json else human, flush=True)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    if _require_catalog_or_server(args):
+        return remote_ingest(args, _emit)
+    items = ingest_items(args.paths, args.manifest)
+    index = None if args.index_factory is None else VectorIndexConfig(args.index_factory, args.index_search_params)
+    catalog, features = open_catalog_features(args.catalog, args.model, index)
+    with catalog:
+        ingestor = Ingestor(catalog, FrameEmbedder(features.visual.for_bulk()), features, fetch_url=_fetch_url)
+        with _progress(len(items), "ingest") as bar:
+            report = ingestor.run(items, on_done=lambda asset_id, outcome: bar.update(1))
+    _emit(args, report.to_dict(), format_ingest(report.to_dict()))
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if _require_catalog_or_server(args):
+        return remote_search(args, _emit)
+    catalog, features = open_catalog_features(args.catalog, None, create=False)
+    config = SearchConfig(top_k=args.top_k, matches_only=args.matches_only,
+                          thresholds=defaults_for(features.visual.model.value))
+    with catalog:
+        embedder = FrameEmbedder(features.visual)
+        for query in args.queries:
+            result = search_media(catalog, embedder, _media_source(query), config, features).to_dict()
+            _emit(args, result, format_search(result))
+    return EXIT_OK
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    if args.server is not None:
+        return remote_match(args, _emit)
+    features = FeatureConfig(visual=ExtractorConfig(model=ModelName(args.model)))
+    config = SearchConfig(thresholds=defaults_for(features.visual.model.value))
+    envelope = match_media(_media_source(args.source), _media_source(args.target), FrameEmbedder(features.visual),
+                           config, features)
+    _emit(args, envelope.to_dict(), json.dumps(envelope.to_dict(), indent=2))
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with Catalog.open(args.catalog, None, create=False) as catalog:
+        for asset_id in args.asset_ids:
+            catalog.delete(asset_id)
+    _emit(args, {"deleted": args.asset_ids}, f"deleted {len(args.asset_ids)} asset(s)")
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with Catalog.open(args.catalog, None, create=False) as catalog:
+        stats = catalog.stats()
+    _emit(args, stats, json.dumps(stats, indent=2))
+    return EXIT_OK
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    report = compact_catalog(args.catalog)
+    _emit(args, report.to_dict(), f"compacted {args.catalog}: {report.bytes_before / 1e6:.1f} MB -> "
+                                  f"{report.bytes_after / 1e6:.1f} MB in {report.seconds:.1f} s")
+    return EXIT_OK
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "match": cmd_match, "delete": cmd_delete, "stats": cmd_stats,
+            "compact": cmd_compact, "serve": cmd_serve}
+
+
+def _require_catalog_or_server(args: argparse.Namespace) -> bool:
+    """True when the command goes to a server; exactly one of --catalog and --server is needed."""
+    if (args.catalog is None) == (args.server is None):
+        raise BadInputError("expected exactly one of --catalog DIR or --server HOST:PORT, got "
+                            + ("neither" if args.catalog is None else "both"))
+    return args.server is not None
+
+
+def _media_source(reference: str) -> MediaSource:
+    """A query given as a local path or an http(s) URL."""
+    if reference.startswith(("http://", "https://")):
+        return MediaSource.from_bytes(_fetch_url(reference), name=reference)
+    return MediaSource.from_path(reference)
+
+
+def _fetch_url(url: str) -> bytes:
+    """Fetch with the SSRF guards and the default caps of ``search.service.url_fetch``."""
+    return fetch_url(url, FetchConfig())
+
+
+def _progress(total: int, label: str) -> tqdm:
+    return tqdm(total=total, desc=label, unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
