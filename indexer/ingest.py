@@ -96,20 +96,54 @@ class _Prepared:
     audio: Fingerprint | None = None  # landmark hashes of an audio file or a video's soundtrack
 
 
-def items_from_paths(paths: Iterable[str | Path]) -> Iterator[IngestItem]:
-    """A file's asset_id is its name; files under a directory get their path relative to it."""
+ID_MODES = ("auto", "name", "relative", "path")
+
+
+def items_from_paths(paths: Iterable[str | Path], id_mode: str = "auto", id_prefix: str = "") -> Iterator[IngestItem]:
+    """Items of file and directory arguments, with asset ids chosen by ``id_mode``, after ``id_prefix``.
+
+    ``auto``: a file's name, and for files under a directory their path relative
+    to it; ``name``: always the file name; ``relative``: relative to the
+    argument's parent folder (``photos/a/x.jpg`` for ``photos/``); ``path``:
+    the absolute path.
+    """
+    if id_mode not in ID_MODES:
+        raise BadInputError(f"expected an id mode among {', '.join(ID_MODES)}, got {id_mode!r}")
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            yield IngestItem(asset_id=path.name, path=path)
+            yield IngestItem(asset_id=id_prefix + _asset_id(path, path.parent, id_mode, path.name), path=path)
         elif path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
                 relative = file.relative_to(path)
                 if any(part.startswith(".") for part in relative.parts):
                     continue  # hidden files and folders (.DS_Store, .git) are not media
-                yield IngestItem(asset_id=relative.as_posix(), path=file)
+                auto = relative.as_posix()
+                yield IngestItem(asset_id=id_prefix + _asset_id(file, path.resolve().parent, id_mode, auto), path=file)
         else:
             raise NotFoundError(f"expected a file or directory, got nothing at {path}")
+
+
+def _asset_id(file: Path, parent: Path, id_mode: str, auto: str) -> str:
+    if id_mode == "name":
+        return file.name
+    if id_mode == "path":
+        return file.resolve().as_posix()
+    if id_mode == "relative":
+        return file.resolve().relative_to(parent.resolve()).as_posix()
+    return auto
+
+
+def check_distinct_ids(items: Iterable[IngestItem]) -> None:
+    """BadInputError naming both sources when two items of one run would get the same asset id."""
+    seen: dict[str, str] = {}
+    for item in items:
+        if item.asset_id in seen:
+            raise BadInputError(
+                f"expected distinct asset ids, got {item.asset_id!r} for both {seen[item.asset_id]} and "
+                f"{item.origin}; choose ids with --id-from relative or --id-from path, or ingest them separately "
+                "with different --id-prefix values")
+        seen[item.asset_id] = item.origin
 
 
 def items_from_manifest(manifest: str | Path) -> Iterator[IngestItem]:
@@ -225,7 +259,7 @@ class Ingestor:
                         since_flush += 1
                         finish(item.asset_id, "ingested")
                 except NearmatchError as exc:
-                    LOG.warning("skipping %s: %s", item.origin, exc)
+                    LOG.info("skipping %s: %s", item.origin, exc)  # the summary lists it once
                     report.failed.append({"asset_id": item.asset_id, "path": item.origin, "error": str(exc),
                                           "kind": type(exc).__name__})
                     finish(item.asset_id, "failed")

@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from indexer.errors import BadInputError, LimitExceededError
-from indexer.decode.sources import MediaInput, open_av
+from indexer.decode.sources import MediaInput, decoder_message, open_av
 
 LOG = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def _decode_stream(
         take(resampler.resample(None))
     except av.FFmpegError as exc:
         if total == 0:
-            raise BadInputError(f"expected decodable audio, got a decode error: {exc}") from exc
+            raise BadInputError(f"expected decodable audio, got a decode error: {decoder_message(exc)}") from exc
         # A damaged tail: keep what decoded, as players do.
         LOG.warning("audio decode stopped after %.1f s: %s", total / rate, exc)
     if total == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 
 from indexer.errors import BadInputError
-from indexer.decode.sources import MediaSource
+from indexer.decode.sources import MediaSource, decoder_message
 from indexer.media_types import MediaType, looks_like_image
 
 # FFmpeg demuxers that accept almost anything by file name or as raw text; a
@@ -28,7 +28,7 @@ def detect_media_type(source: MediaSource) -> MediaType:
             has_audio = bool(container.streams.audio)
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise BadInputError(
-            f"{source.name}: expected an image, video or audio file, got data no decoder recognises ({exc})"
+            f"{source.name}: expected an image, video or audio file, got data no decoder recognises ({decoder_message(exc)})"
         ) from exc
     if any(name in format_name.split(",") or format_name.startswith(name) for name in _REFUSED_DEMUXERS):
         raise BadInputError(f"{source.name}: expected an image, video or audio file, got unrecognised data")

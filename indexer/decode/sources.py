@@ -101,4 +101,11 @@ def open_av(source: MediaInput, what: str) -> av.container.InputContainer:
     try:
         return av.open(media.for_decoder(), mode="r")
     except av.FFmpegError as exc:
-        raise BadInputError(f"{media.name}: expected decodable {what}, got unreadable data ({exc})") from exc
+        raise BadInputError(f"{media.name}: expected decodable {what}, got unreadable data ({decoder_message(exc)})") from exc
+
+
+def decoder_message(exc: BaseException) -> str:
+    """What a decoder said, without FFmpeg's raw errno and the file name the caller already reports."""
+    if isinstance(exc, av.FFmpegError) and exc.strerror:
+        return str(exc.strerror)
+    return str(exc)

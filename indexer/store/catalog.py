@@ -37,12 +37,13 @@ import numpy as np
 
 from indexer.features.audio_fingerprint import Fingerprint
 from indexer.store.postings import AudioPostings, pack_hash_set, unpack_hash_set
-from indexer.store.lock import CatalogLock
-from indexer.errors import BadInputError, NotFoundError
+from indexer.store.lock import LOCK_FILE, WRITER_LOCK_FILE, CatalogLock, WriterLock
+from indexer.errors import BadInputError, CatalogBusyError, NotFoundError
 from indexer.features.extractor import EMBEDDING_DIM
 from indexer.store.id_ranges import U32, U64, add_id_ranges, put_range, resolve_id
 from indexer.store.rebuild import CachedTimes, rebuild_index
 from indexer.store.records import AssetRecord, FrameHit, NewAsset, WindowHit
+from indexer.store.stats import catalog_stats
 from indexer.store.schema import check_schema_and_features, recorded_index_config
 from indexer.features.windows import pool_windows, window_starts
 from indexer.store.vector_index import VectorIndex, VectorIndexConfig
@@ -77,6 +78,7 @@ class Catalog:
                                  "audio_hashes")}
         self.postings = AudioPostings(env)
         self._process_lock: CatalogLock | None = None  # set by ``open``: keeps compaction out while open
+        self._writer_lock: WriterLock | None = None  # set by ``open`` for a writable catalog
         self._lock = threading.RLock()  # guards the in-memory FAISS indexes and writes
         self._flush_lock = threading.Lock()  # keeps index files written in generation order
         self._frame_index = self._load_or_rebuild("frames")
@@ -85,8 +87,12 @@ class Catalog:
     # ----------------------------------------------------------------- opening
     @classmethod
     def open(cls, path: str | Path, features: dict[str, Any] | None = None,
-             config: CatalogConfig = CatalogConfig(), create: bool = True) -> "Catalog":
+             config: CatalogConfig = CatalogConfig(), create: bool = True, writable: bool = True) -> "Catalog":
         """Open (or create) the catalog at ``path``.
+
+        A writable open holds the catalog's writer lock (one writing process at
+        a time, see ``WriterLock``) and saves the indexes on close; a read-only
+        one (``writable=False``, never creating) saves nothing.
 
         ``features`` is the record of the feature extractors (model, input size,
         sampling rates); it is stored on first use and must match afterwards.
@@ -96,15 +102,18 @@ class Catalog:
         lmdb_dir = path / "lmdb"
         created: Path | None = None  # removed again when creating fails, so a failed create leaves nothing
         if not lmdb_dir.exists():
-            if not create:
+            if not create or not writable:
                 raise NotFoundError(f"expected a catalog at {path}, got no catalog there (ingest into it first)")
             if path.exists() and not path.is_dir():
                 raise BadInputError(f"expected a catalog directory, got a file at {path}")
             created = lmdb_dir if path.exists() else path
             lmdb_dir.mkdir(parents=True)
         lock = CatalogLock(path)
+        writer: WriterLock | None = None
         env = None
         try:
+            if writable:
+                writer = WriterLock(path)
             env = lmdb.open(str(lmdb_dir), map_size=config.map_size_bytes, max_dbs=16, subdir=True)
             check_schema_and_features(env, features)
             index = recorded_index_config(env, config.index)
@@ -113,11 +122,14 @@ class Catalog:
             if env is not None:
                 env.close()
             lock.release()
+            if writer is not None:
+                writer.release()
             if created is not None:
                 shutil.rmtree(created, ignore_errors=True)
-                (path / "catalog.lock").unlink(missing_ok=True)
+                for name in (LOCK_FILE, WRITER_LOCK_FILE):
+                    (path / name).unlink(missing_ok=True)
             raise
-        catalog._process_lock = lock
+        catalog._process_lock, catalog._writer_lock = lock, writer
         return catalog
 
     @property
@@ -143,6 +155,7 @@ class Catalog:
 
         All or nothing: a bad asset raises before anything is written. Asset ids must be distinct.
         """
+        self._require_writable()
         ids = [asset.record.asset_id for asset in assets]
         if len(set(ids)) != len(ids):
             raise ValueError(f"expected distinct asset ids in one put_assets call, got {ids}")
@@ -199,6 +212,7 @@ class Catalog:
 
     def delete(self, asset_id: str) -> AssetRecord:
         """Remove ``asset_id`` from LMDB and every index; NotFoundError when absent."""
+        self._require_writable()
         with self._lock:
             with self.env.begin(write=True) as txn:
                 old = self._get(txn, asset_id)
@@ -322,29 +336,10 @@ class Catalog:
         return out
 
     def stats(self) -> dict[str, Any]:
-        by_type: dict[str, int] = {}
-        for record in self.assets():
-            by_type[record.media_type.value] = by_type.get(record.media_type.value, 0) + 1
-        disk = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
         with self._lock:
             frames, windows = self._frame_index.ntotal, self._window_index.ntotal
             factory = self._frame_index.config.factory  # Flat until a quantised index has data to train on
-        index_bytes = sum(p.stat().st_size for p in self.path.glob("*.faiss"))
-        with self.env.begin() as txn:
-            postings = self.postings.stats(txn)
-        return {
-            "catalog": str(self.path),
-            "assets": sum(by_type.values()),
-            "assets_by_media_type": by_type,
-            "indexed_frames": frames,
-            "indexed_windows": windows,
-            "index_factory": factory,
-            "generation": self.generation(),
-            "disk_bytes": disk,
-            "index_bytes_per_vector": round(index_bytes / max(frames + windows, 1), 1),
-            "audio_postings": postings,
-            "features": self.features,
-        }
+        return catalog_stats(self, frames, windows, factory)
 
     # ----------------------------------------------------------------- FAISS upkeep
     def _index_path(self, name: str) -> Path:
@@ -380,13 +375,23 @@ class Catalog:
         if self.env is None:
             return
         try:
-            self.flush()
+            if self.writable:
+                self.flush()
         finally:
             self.env.close()
             self.env = None
-            if self._process_lock is not None:
-                self._process_lock.release()
-                self._process_lock = None
+            for lock in (self._writer_lock, self._process_lock):
+                if lock is not None:
+                    lock.release()
+            self._process_lock = self._writer_lock = None
+
+    @property
+    def writable(self) -> bool:
+        return self._writer_lock is not None
+
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise CatalogBusyError(f"expected a catalog opened for writing, got {self.path} opened read-only")
 
     def __enter__(self) -> "Catalog":
         return self

@@ -13,7 +13,7 @@ from indexer.store.vector_index import VectorIndexConfig
 
 
 def open_catalog_features(catalog_dir: Path, model: str | None, index: VectorIndexConfig | None = None,
-                          create: bool = True) -> tuple[Catalog, FeatureConfig]:
+                          create: bool = True, writable: bool = True) -> tuple[Catalog, FeatureConfig]:
     """Open a catalog with the features it was built with (or ``model``'s for a new one)."""
     if not create and not (catalog_dir / "lmdb").exists():
         raise NotFoundError(f"expected a catalog at {catalog_dir}, got no catalog there (ingest into it first)")
@@ -22,4 +22,5 @@ def open_catalog_features(catalog_dir: Path, model: str | None, index: VectorInd
         features = FeatureConfig.from_record(stored)
     else:
         features = FeatureConfig(visual=ExtractorConfig(model=ModelName(model or ModelName.SSCD_DISTILLED)))
-    return Catalog.open(catalog_dir, features.record(), CatalogConfig(index=index)), features
+    return Catalog.open(catalog_dir, features.record(), CatalogConfig(index=index),
+                        writable=writable), features

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,13 +18,14 @@ from tqdm import tqdm
 
 from indexer.store.catalog import Catalog
 from indexer.store.compact import compact_catalog
-from indexer.errors import BadInputError, NearmatchError
+from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from indexer.features.extractor import ExtractorConfig, FrameEmbedder, ModelName
 from indexer.features.config import FeatureConfig
-from indexer.ingest import Ingestor
+from indexer.ingest import ID_MODES, Ingestor
 from indexer.store.open_catalog import open_catalog_features
 from indexer.decode.sources import MediaSource
 from indexer.store.vector_index import VectorIndexConfig
+from search.cli.exit_codes import EXIT_INTERNAL, EXIT_OK, batch_exit_code, exit_code_of
 from search.cli.format import format_ingest, format_search, ingest_items
 from search.cli.remote import add_client_flags, add_serve_parser, cmd_serve, remote_ingest, remote_match, remote_search
 from search.media import SearchConfig, match_media, search_media
@@ -32,12 +34,12 @@ from search.service.url_fetch import FetchConfig, fetch_url
 
 LOG = logging.getLogger("nearmatch")
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nearmatch", description="Near-duplicate search for images, video and audio.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    parser.add_argument("--version", action="version", version=f"nearmatch {metadata.version('nearmatch')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="add files, directories or a manifest to a catalog")
@@ -48,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--index-search-params", default="", help='FAISS search parameters, e.g. "nprobe=16"')
     ingest.add_argument("--manifest", type=Path, help='JSON lines: {"asset_id", "path" or "url", "metadata"}')
     ingest.add_argument("--json", action="store_true", help="print one JSON summary object")
-    ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    ingest.add_argument("--id-from", choices=ID_MODES, default="auto",
+                        help="asset ids: auto (a file's name; under a directory, the path relative to it), name, "
+                             "relative (to the argument's parent folder) or path (absolute)")
+    ingest.add_argument("--id-prefix", default="", help="put this before every asset id from PATH arguments")
+    ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="media files or directories (walked recursively; hidden files skipped)")
     add_client_flags(ingest)
 
     search = commands.add_parser("search", help="find catalog assets matching each query")
@@ -56,12 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--top-k", type=int, default=10)
     search.add_argument("--matches-only", action="store_true", help="leave out hits below the match threshold")
     search.add_argument("--json", action="store_true", help="one JSON object per query per line")
-    search.add_argument("queries", nargs="+", metavar="QUERY")
+    search.add_argument("queries", nargs="+", metavar="QUERY",
+                        help="image, video or audio files, or http(s) URLs, to search for")
     add_client_flags(search)
 
     match = commands.add_parser("match", help="compare two media directly")
-    match.add_argument("source")
-    match.add_argument("target")
+    match.add_argument("source", help="the query side: a media file or http(s) URL")
+    match.add_argument("target", help="what the source is compared with: a media file or http(s) URL")
     match.add_argument("--model", choices=[m.value for m in ModelName], default=ModelName.SSCD_DISTILLED.value)
     match.add_argument("--json", action="store_true")
     add_client_flags(match)
@@ -69,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="remove assets from a catalog")
     delete.add_argument("--catalog", required=True, type=Path)
     delete.add_argument("--json", action="store_true")
-    delete.add_argument("asset_ids", nargs="+", metavar="ASSET_ID")
+    delete.add_argument("asset_ids", nargs="+", metavar="ASSET_ID", help="ids of the assets to remove")
 
     stats = commands.add_parser("stats", help="describe a catalog")
     stats.add_argument("--catalog", required=True, type=Path)
@@ -91,8 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except NearmatchError as exc:
-        print(f"nearmatch: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        code = exit_code_of(exc)
+        print(f"nearmatch: {'internal error' if code == EXIT_INTERNAL else 'error'}: {exc}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print("nearmatch: interrupted", file=sys.stderr)
         return 130
@@ -109,7 +118,7 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None
 def cmd_ingest(args: argparse.Namespace) -> int:
     if _require_catalog_or_server(args):
         return remote_ingest(args, _emit)
-    items = ingest_items(args.paths, args.manifest)
+    items = ingest_items(args.paths, args.manifest, args.id_from, args.id_prefix)
     index = None if args.index_factory is None else VectorIndexConfig(args.index_factory, args.index_search_params)
     catalog, features = open_catalog_features(args.catalog, args.model, index)
     with catalog:
@@ -117,13 +126,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         with _progress(len(items), "ingest") as bar:
             report = ingestor.run(items, on_done=lambda asset_id, outcome: bar.update(1))
     _emit(args, report.to_dict(), format_ingest(report.to_dict()))
-    return EXIT_OK
+    return batch_exit_code(report.to_dict())
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     if _require_catalog_or_server(args):
         return remote_search(args, _emit)
-    catalog, features = open_catalog_features(args.catalog, None, create=False)
+    catalog, features = open_catalog_features(args.catalog, None, create=False, writable=False)
     config = SearchConfig(top_k=args.top_k, matches_only=args.matches_only,
                           thresholds=defaults_for(features.visual.model.value))
     with catalog:
@@ -146,15 +155,22 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    deleted, failed = [], []
     with Catalog.open(args.catalog, None, create=False) as catalog:
-        for asset_id in args.asset_ids:
-            catalog.delete(asset_id)
-    _emit(args, {"deleted": args.asset_ids}, f"deleted {len(args.asset_ids)} asset(s)")
-    return EXIT_OK
+        for asset_id in dict.fromkeys(args.asset_ids):
+            try:
+                catalog.delete(asset_id)
+                deleted.append(asset_id)
+            except NotFoundError as exc:
+                failed.append({"asset_id": asset_id, "error": str(exc), "kind": type(exc).__name__})
+    report = {"deleted": deleted, "failed": failed}
+    _emit(args, report, f"deleted {len(deleted)} asset(s)"
+          + "".join(f"\n  not deleted {f['asset_id']}: {f['error']}" for f in failed))
+    return batch_exit_code(report)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with Catalog.open(args.catalog, None, create=False) as catalog:
+    with Catalog.open(args.catalog, None, create=False, writable=False) as catalog:
         stats = catalog.stats()
     _emit(args, stats, json.dumps(stats, indent=2))
     return EXIT_OK

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import BadInputError, NearmatchError
+from search.cli.exit_codes import batch_exit_code
 from search.cli.format import format_ingest, format_search, ingest_items
 from search.service.client import NearmatchClient
 from search.service.server import ServerConfig, serve
@@ -91,7 +92,7 @@ def remote_match(args: argparse.Namespace, emit: Any) -> int:
 
 
 def remote_ingest(args: argparse.Namespace, emit: Any) -> int:
-    items = ingest_items(args.paths, args.manifest)
+    items = ingest_items(args.paths, args.manifest, args.id_from, args.id_prefix)
     started = time.perf_counter()
     ingested, skipped, failed = [], [], []
     with client_for(args) as client:
@@ -100,14 +101,15 @@ def remote_ingest(args: argparse.Namespace, emit: Any) -> int:
                 media = str(item.url) if item.url is not None else Path(item.path)  # type: ignore[arg-type]
                 outcome = client.ingest(item.asset_id, media, metadata=item.metadata)
             except NearmatchError as exc:
-                LOG.warning("skipping %s: %s", item.origin, exc)
-                failed.append({"asset_id": item.asset_id, "path": item.origin, "error": str(exc)})
+                LOG.info("skipping %s: %s", item.origin, exc)  # the summary lists it once
+                failed.append({"asset_id": item.asset_id, "path": item.origin, "error": str(exc),
+                               "kind": type(exc).__name__})
                 continue
             (skipped if outcome["status"] == "unchanged" else ingested).append(item.asset_id)
     seconds = time.perf_counter() - started
     report = {"ingested": len(ingested), "skipped": len(skipped), "failed": failed, "seconds": round(seconds, 3)}
     emit(args, report, format_ingest(report))
-    return 0
+    return batch_exit_code(report)
 
 
 def _media(reference: str) -> Any:

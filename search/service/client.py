@@ -26,21 +26,12 @@ from typing import Any, Union
 
 import grpc
 
-from indexer.errors import (BadInputError, CatalogMismatchError, LimitExceededError, NearmatchError,
-                            NotFoundError, PermissionDeniedError)
+from indexer.errors import NearmatchError, NotFoundError
 from search.proto_gen import nearmatch_pb2 as pb
 from search.proto_gen import nearmatch_pb2_grpc as pb_grpc
+from search.service.status import ERROR_OF_STATUS
 
 LOG = logging.getLogger(__name__)
-
-_ERROR_OF_STATUS: dict[grpc.StatusCode, type[NearmatchError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: BadInputError,
-    grpc.StatusCode.NOT_FOUND: NotFoundError,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: LimitExceededError,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
-    grpc.StatusCode.FAILED_PRECONDITION: CatalogMismatchError,
-}
-
 
 class ServiceError(NearmatchError):
     """Any other failure: UNAUTHENTICATED, DEADLINE_EXCEEDED, UNAVAILABLE, INTERNAL. ``code`` is the StatusCode."""
@@ -153,7 +144,7 @@ class NearmatchClient:
                           metadata=self._metadata)
         except grpc.RpcError as exc:
             code, details = exc.code(), exc.details() or ""
-            error_cls = _ERROR_OF_STATUS.get(code)
+            error_cls = ERROR_OF_STATUS.get(code)
             if error_cls is not None:
                 raise error_cls(details) from None
             raise ServiceError(code, details) from None

@@ -40,7 +40,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from indexer.store.catalog import Catalog
-from indexer.errors import (BadInputError, CatalogMismatchError, LimitExceededError, NearmatchError,
+from indexer.errors import (BadInputError, LimitExceededError, NearmatchError,
                             NotFoundError, PermissionDeniedError)
 from indexer.features.extractor import FrameEmbedder, ResizePolicy
 from indexer.features.config import FeatureConfig
@@ -52,6 +52,7 @@ from search.proto_gen import nearmatch_pb2 as pb
 from search.proto_gen import nearmatch_pb2_grpc as pb_grpc
 from search.media import SearchConfig, match_media, search_media
 from search.service.auth import AuthInterceptor
+from search.service.status import ERROR_OF_NAME, status_of
 from search.service.convert import asset_to_proto, envelope_to_proto, hit_to_proto, parse_metadata
 from search.thresholds import defaults_for
 from search.service.url_fetch import FetchConfig, fetch_url
@@ -60,16 +61,6 @@ LOG = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Nearmatch"].full_name
 T = TypeVar("T")
-
-# The one place nearmatch errors become gRPC status codes.
-STATUS_OF_ERROR: dict[type[NearmatchError], grpc.StatusCode] = {
-    BadInputError: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFoundError: grpc.StatusCode.NOT_FOUND,
-    LimitExceededError: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
-    CatalogMismatchError: grpc.StatusCode.FAILED_PRECONDITION,
-}
-
 
 @dataclasses.dataclass(frozen=True)
 class ServerConfig:
@@ -184,9 +175,7 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
             _check_deadline(context)
             return fn()
         except NearmatchError as exc:
-            code = next((c for cls, c in STATUS_OF_ERROR.items() if isinstance(exc, cls)),
-                        grpc.StatusCode.INVALID_ARGUMENT)
-            context.abort(code, str(exc))
+            context.abort(status_of(exc), str(exc))
         except TimeoutError:
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "expected to finish before the deadline, got past it")
         except Exception as exc:  # noqa: BLE001 - the server keeps serving; the caller hears INTERNAL
@@ -213,7 +202,7 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
             report = Ingestor(self.catalog, self.embedder, features=self.features).run([item])
         if report.failed:
             failure = report.failed[0]
-            raise _error_class(failure.get("kind"))(failure["error"])
+            raise ERROR_OF_NAME.get(failure.get("kind", ""), BadInputError)(failure["error"])
         status = "unchanged" if report.skipped else ("replaced" if existed else "added")
         return pb.IngestResponse(asset=asset_to_proto(self.catalog.require(item.asset_id)), status=status,
                                  processing_time_ms=(time.perf_counter() - started) * 1000.0)
@@ -299,11 +288,6 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
 def _bytes_item(request: pb.IngestRequest, data: bytes, name: str) -> IngestItem:
     """The media's name is the recorded source of an uploaded asset."""
     return IngestItem(asset_id=request.asset_id, data=data, name=name, metadata=parse_metadata(request.metadata_json))
-
-
-def _error_class(kind: str | None) -> type[NearmatchError]:
-    by_name = {cls.__name__: cls for cls in STATUS_OF_ERROR}
-    return by_name.get(kind or "", BadInputError)
 
 
 def _check_deadline(context: grpc.ServicerContext) -> None:

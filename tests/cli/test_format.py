@@ -14,7 +14,7 @@ def test_search_lines_show_rank_score_and_segments() -> None:
            "matched_segments": [{"source_start": 0.0, "source_end": 4.0, "target_start": 10.0, "target_end": 14.0,
                                  "score": 0.81}]}
     text = format_search({"query": "q.mp4", "processing_time_ms": 12.3, "results": [hit]})
-    assert text == ("q.mp4: 1 hits in 12 ms\n"
+    assert text == ("q.mp4: 1 match(es) among 1 result(s) in 12 ms\n"
                     "    1. a.mp4  score=0.812 match=True high partial\n"
                     "       0.0-4.0s -> 10.0-14.0s (0.81)")
 

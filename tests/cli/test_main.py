@@ -13,8 +13,8 @@ from search.cli.main import main
 from tests.decode.test_image import png_header_only
 
 
-def run_json(capsys: pytest.CaptureFixture, *argv: str) -> list[dict]:
-    assert main([*argv, "--json"]) == 0
+def run_json(capsys: pytest.CaptureFixture, *argv: str, exit_code: int = 0) -> list[dict]:
+    assert main([*argv, "--json"]) == exit_code
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -139,7 +139,7 @@ def test_bad_files_are_reported_and_the_catalog_stays_intact(catalog: Path, phot
     bad = tmp_path / "bad"
     write_bad_files(bad, photo_dir)
     shutil.copy(photo_dir / "camera.jpg", bad / "good.jpg")
-    report = run_json(capsys, "ingest", "--catalog", str(catalog), str(bad))[0]
+    report = run_json(capsys, "ingest", "--catalog", str(catalog), str(bad), exit_code=3)[0]  # partial failure
     errors = {Path(f["path"]).name: f["error"] for f in report["failed"]}
     assert report["ingested"] == 1
     assert "empty" in errors["empty.jpg"]

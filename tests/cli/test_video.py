@@ -16,8 +16,8 @@ FPS = 10.0
 SIZE = (320, 180)
 
 
-def run_json(capsys: pytest.CaptureFixture, *argv: str) -> list[dict]:
-    assert main([*argv, "--json"]) == 0
+def run_json(capsys: pytest.CaptureFixture, *argv: str, exit_code: int = 0) -> list[dict]:
+    assert main([*argv, "--json"]) == exit_code
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -66,7 +66,8 @@ def test_ingest_search_and_match_videos(videos: dict[str, Path], tmp_path: Path,
 def test_broken_video_is_reported_and_the_catalog_keeps_the_rest(videos: dict[str, Path], tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture) -> None:
     catalog = str(tmp_path / "catalog")
-    report = run_json(capsys, "ingest", "--catalog", catalog, str(videos["broken"]), str(videos["first.mp4"]))[0]
+    report = run_json(capsys, "ingest", "--catalog", catalog, str(videos["broken"]), str(videos["first.mp4"]),
+                      exit_code=3)[0]
     assert report["ingested"] == 1 and len(report["failed"]) == 1
     (stats,) = run_json(capsys, "stats", "--catalog", catalog)
     assert stats["assets"] == 1

@@ -83,6 +83,8 @@ def test_reopen_keeps_everything_and_rebuilds_a_stale_index(tmp_path: Path) -> N
         # Simulate a crash: LMDB committed, the FAISS file on disk still names the old generation.
         catalog.env.close()
         catalog.env = None
+        for lock in (catalog._writer_lock, catalog._process_lock):  # the OS drops a dead process's locks
+            lock.release()
     with Catalog.open(tmp_path, FEATURES) as catalog:
         assert catalog.stats()["indexed_frames"] == 6
         assert catalog.search_frames(unit_vectors(1, seed=9), 1)[0][0].asset_id == "late"

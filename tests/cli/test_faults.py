@@ -1,0 +1,121 @@
+"""Faults a new user hit: two writers, colliding ids, partial failure, bad index settings, delete reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import grpc
+import pytest
+
+from indexer.errors import CatalogBusyError, NearmatchError
+from search.cli.main import main
+from search.service.status import ERROR_OF_STATUS, STATUS_OF_ERROR, status_of
+from tests.cli.test_serve import start_serve, stop_serve
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, list[dict], str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    parsed = [json.loads(line) for line in captured.out.splitlines() if line.strip()] if "--json" in argv else []
+    return code, parsed, captured.err
+
+
+def test_a_second_writer_is_refused_while_a_server_writes(tmp_path: Path, photo_dir: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    catalog = tmp_path / "cat"
+    assert run(capsys, "ingest", "--catalog", str(catalog), "--json", str(photo_dir / "rocket.jpg"))[0] == 0
+    process, address = start_serve("--catalog", str(catalog))
+    try:
+        code, _, err = run(capsys, "ingest", "--catalog", str(catalog), "--json", str(photo_dir / "coffee.jpg"))
+        assert code == 2
+        assert "only writer" in err and f"pid {process.pid}" in err and "--server" in err
+        # Reading beside the server is fine, and the refused asset was never stored.
+        code, results, _ = run(capsys, "search", "--catalog", str(catalog), "--json", str(photo_dir / "coffee.jpg"))
+        assert code == 0 and "coffee.jpg" not in [hit["asset_id"] for hit in results[0]["results"]]
+        # Sent to the server instead, it is searchable through the server and, after it stops, locally.
+        assert run(capsys, "ingest", "--server", address, "--json", str(photo_dir / "coffee.jpg"))[0] == 0
+    finally:
+        assert stop_serve(process) == 0
+    code, results, _ = run(capsys, "search", "--catalog", str(catalog), "--json", str(photo_dir / "coffee.jpg"))
+    assert code == 0 and results[0]["results"][0]["asset_id"] == "coffee.jpg"
+
+
+def test_colliding_asset_ids_are_refused_naming_both_paths(tmp_path: Path, photo_dir: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    for folder, photo in (("dupA", "rocket"), ("dupB", "coffee")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(photo_dir / f"{photo}.jpg", tmp_path / folder / "x.jpg")
+    catalog = str(tmp_path / "cat")
+    code, _, err = run(capsys, "ingest", "--catalog", catalog, str(tmp_path / "dupA" / "x.jpg"),
+                       str(tmp_path / "dupB" / "x.jpg"))
+    assert code == 2 and "dupA/x.jpg" in err and "dupB/x.jpg" in err and "--id-from" in err
+    code, _, err = run(capsys, "ingest", "--catalog", catalog, str(tmp_path / "dupA"), str(tmp_path / "dupB"))
+    assert code == 2 and "'x.jpg'" in err
+    code, reports, _ = run(capsys, "ingest", "--catalog", catalog, "--json", "--id-from", "relative",
+                           str(tmp_path / "dupA"), str(tmp_path / "dupB"))
+    assert code == 0 and reports[0]["ingested"] == 2
+    code, stats, _ = run(capsys, "stats", "--catalog", catalog, "--json")
+    assert stats[0]["assets"] == 2
+    code, reports, _ = run(capsys, "ingest", "--catalog", catalog, "--json", "--id-prefix", "shop1/",
+                           str(tmp_path / "dupA" / "x.jpg"))
+    assert code == 0 and reports[0]["ingested"] == 1
+    code, results, _ = run(capsys, "search", "--catalog", catalog, "--json", str(tmp_path / "dupA" / "x.jpg"))
+    assert {"dupA/x.jpg", "shop1/x.jpg"} <= {hit["asset_id"] for hit in results[0]["results"]}
+
+
+def test_partial_failure_exits_3_and_lists_each_failure_once(tmp_path: Path, photo_dir: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(photo_dir / "rocket.jpg", folder / "good.jpg")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.mp4").write_text("not a video at all\n" * 20)
+    code, reports, err = run(capsys, "ingest", "--catalog", str(tmp_path / "cat"), "--json", str(folder))
+    assert code == 3
+    assert reports[0]["ingested"] == 1 and sorted(f["asset_id"] for f in reports[0]["failed"]) == ["empty.jpg",
+                                                                                                   "text.mp4"]
+    code = main(["ingest", "--catalog", str(tmp_path / "cat"), str(folder)])
+    printed = capsys.readouterr()
+    assert code == 3
+    assert (printed.out + printed.err).count("text.mp4") == 2  # once as its path, once inside its message
+    assert "Errno" not in printed.out + printed.err
+
+
+def test_delete_reports_each_id(tmp_path: Path, photo_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    catalog = str(tmp_path / "cat")
+    run(capsys, "ingest", "--catalog", catalog, str(photo_dir / "rocket.jpg"), str(photo_dir / "coffee.jpg"))
+    code, reports, _ = run(capsys, "delete", "--catalog", catalog, "--json", "rocket.jpg", "missing")
+    assert code == 3
+    assert reports[0]["deleted"] == ["rocket.jpg"] and [f["asset_id"] for f in reports[0]["failed"]] == ["missing"]
+    code, stats, _ = run(capsys, "stats", "--catalog", catalog, "--json")
+    assert stats[0]["assets"] == 1
+    assert run(capsys, "delete", "--catalog", catalog, "coffee.jpg")[0] == 0
+
+
+def test_a_bad_index_factory_is_bad_input_and_leaves_nothing_behind(tmp_path: Path, photo_dir: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    catalog = tmp_path / "cat"
+    code, _, err = run(capsys, "ingest", "--catalog", str(catalog), "--index-factory", "HNSWW32",
+                       str(photo_dir / "rocket.jpg"))
+    assert code == 2 and "HNSWW32" in err
+    assert not catalog.exists()
+    code, reports, _ = run(capsys, "ingest", "--catalog", str(catalog), "--json", str(photo_dir / "rocket.jpg"))
+    assert code == 0 and reports[0]["ingested"] == 1
+
+
+def test_version_and_help_on_positionals(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("nearmatch ")
+    with pytest.raises(SystemExit):
+        main(["match", "--help"])
+    text = capsys.readouterr().out
+    assert "the query side" in text and "compared with" in text
+
+
+def test_one_error_table_both_ways() -> None:
+    assert status_of(CatalogBusyError("x")) is grpc.StatusCode.ABORTED
+    assert status_of(NearmatchError("x")) is grpc.StatusCode.INVALID_ARGUMENT
+    assert all(ERROR_OF_STATUS[code] is cls for cls, code in STATUS_OF_ERROR.items())
