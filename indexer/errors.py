@@ -1,8 +1,8 @@
 """The exception hierarchy of nearmatch.
 
 Every error a user can cause derives from ``NearmatchError``. The CLI maps them
-to exit codes once (``search.cli.main``) and the gRPC server maps them to status
-codes once (``search.service.server``). Messages read "expected X, got Y" where they can.
+to exit codes once (``search.cli.exit_codes``) and the gRPC server maps them to status
+codes once (``search.service.status``). Messages read "expected X, got Y" where they can.
 """
 
 

@@ -57,8 +57,13 @@ class VideoSamplingConfig:
     trim_borders: bool = True
     border_frames: int = 32  # kept frames, evenly spread, that the border box is measured on
     border: BorderConfig = BorderConfig()
+    # A file whose decodable frames end this share or more before its declared duration is refused as
+    # truncated; a shorter gap is accepted, and the duration recorded is what was decoded.
+    max_missing_share: float = 0.1
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.max_missing_share < 1.0:
+            raise ValueError(f"expected 0 <= max_missing_share < 1, got {self.max_missing_share}")
         if self.border_frames < 1:
             raise ValueError(f"expected border_frames >= 1, got {self.border_frames}")
         if not 0.0 < self.fps <= 30.0:
@@ -161,7 +166,7 @@ def _sample(source: VideoSource, config: VideoSamplingConfig) -> SampledVideo:
         frame_step = _frame_step(stream)
     if not frames:
         raise _NoFramesError()
-    duration = declared if declared is not None and declared > 0 else last_time + frame_step
+    duration = _checked_duration(declared, last_time + frame_step, frame_step, config)
     duration = max(duration, last_time + 1e-3)
     crop = None
     if config.trim_borders:
@@ -180,6 +185,24 @@ def _sample(source: VideoSource, config: VideoSamplingConfig) -> SampledVideo:
         has_audio=has_audio,
         crop=crop,
     )
+
+
+def _checked_duration(declared: float | None, decoded: float, frame_step: float,
+                      config: VideoSamplingConfig) -> float:
+    """The duration to record: the declared one, unless the frames end early (truncated files).
+
+    Decoding that stops short of the declared end by more than ``max_missing_share``
+    is refused; a smaller gap (beyond two frames of slack) records the decoded length.
+    """
+    if declared is None or declared <= 0:
+        return decoded
+    missing = declared - decoded
+    if missing > config.max_missing_share * declared:
+        raise BadInputError(
+            f"expected frames up to the declared {declared:.1f} s, got frames for only {decoded:.1f} s "
+            f"({missing / declared:.0%} missing, at most {config.max_missing_share:.0%} accepted); "
+            "the file is probably truncated")
+    return decoded if missing > 2 * frame_step else declared
 
 
 def _decoded_frames(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[tuple[av.VideoFrame, float]]:

@@ -40,3 +40,31 @@ def format_search(result: dict[str, Any]) -> str:
                                f"{s['target_start']:.1f}-{s['target_end']:.1f}s ({s['score']:.2f})"
                                for s in hit["matched_segments"]))
     return "\n".join(lines)
+
+
+def format_match(envelope: dict[str, Any]) -> str:
+    """Human lines for a pairwise envelope: the verdict, then each aligned segment."""
+    lines = [f"{'match' if envelope['match'] else 'no match'}: {envelope['match_type']} {envelope['media_type']}, "
+             f"score {envelope['similarity_score']:.3f} ({envelope['confidence']} confidence)",
+             f"  {envelope['reason']}"]
+    lines += [f"  {s['source_start']:.1f}-{s['source_end']:.1f}s -> {s['target_start']:.1f}-{s['target_end']:.1f}s "
+              f"({s['score']:.2f})" for s in envelope["matched_segments"]]
+    return "\n".join(lines)
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    """Human lines for a catalog's statistics (the ``--json`` object)."""
+    by_type = ", ".join(f"{count} {kind}" for kind, count in sorted(stats.get("assets_by_media_type", {}).items()))
+    visual = (stats.get("features") or {}).get("visual", {})
+    return "\n".join([
+        f"{stats['catalog']}: {stats['assets']} asset(s)" + (f" ({by_type})" if by_type else ""),
+        f"  index {stats['index_factory']}: {stats['indexed_frames']} frames, {stats['indexed_windows']} windows",
+        f"  disk {stats['disk_bytes'] / 1e6:.1f} MB, generation {stats['generation']}"
+        + (f", model {visual.get('model')}" if visual.get("model") else ""),
+    ])
+
+
+def format_delete(report: dict[str, Any]) -> str:
+    """Human lines for a delete: how many went, and each id that could not be deleted."""
+    return (f"deleted {len(report['deleted'])} asset(s)"
+            + "".join(f"\n  not deleted {f['asset_id']}: {f['error']}" for f in report["failed"]))

@@ -1,6 +1,6 @@
 """The ``nearmatch`` command line: ingest, search, match, delete, stats, compact, serve.
 
-Exit codes: 0 success, 2 bad input (one clear line on stderr), 1 internal error.
+Exit codes: see ``search.cli.exit_codes`` (0 done, 1 internal, 2 bad input, 3 partial failure).
 Thin by design: every command calls the same library functions as the gRPC server.
 """
 
@@ -26,8 +26,9 @@ from indexer.store.open_catalog import open_catalog_features
 from indexer.decode.sources import MediaSource
 from indexer.store.vector_index import VectorIndexConfig
 from search.cli.exit_codes import EXIT_INTERNAL, EXIT_OK, batch_exit_code, exit_code_of
-from search.cli.format import format_ingest, format_search, ingest_items
-from search.cli.remote import add_client_flags, add_serve_parser, cmd_serve, remote_ingest, remote_match, remote_search
+from search.cli.format import format_delete, format_ingest, format_match, format_search, format_stats, ingest_items
+from search.cli.remote import (add_client_flags, add_serve_parser, cmd_serve, remote_delete, remote_ingest, remote_match,
+                               remote_search, remote_stats)
 from search.media import SearchConfig, match_media, search_media
 from search.thresholds import defaults_for
 from search.service.url_fetch import FetchConfig, fetch_url
@@ -75,13 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_flags(match)
 
     delete = commands.add_parser("delete", help="remove assets from a catalog")
-    delete.add_argument("--catalog", required=True, type=Path)
+    delete.add_argument("--catalog", type=Path, help="catalog directory (or --server)")
     delete.add_argument("--json", action="store_true")
     delete.add_argument("asset_ids", nargs="+", metavar="ASSET_ID", help="ids of the assets to remove")
+    add_client_flags(delete)
 
     stats = commands.add_parser("stats", help="describe a catalog")
-    stats.add_argument("--catalog", required=True, type=Path)
+    stats.add_argument("--catalog", type=Path, help="catalog directory (or --server)")
     stats.add_argument("--json", action="store_true")
+    add_client_flags(stats)
 
     compact = commands.add_parser("compact", help="rewrite a catalog's LMDB file without its free pages "
                                                   "(nothing else may have the catalog open)")
@@ -150,11 +153,13 @@ def cmd_match(args: argparse.Namespace) -> int:
     config = SearchConfig(thresholds=defaults_for(features.visual.model.value))
     envelope = match_media(_media_source(args.source), _media_source(args.target), FrameEmbedder(features.visual),
                            config, features)
-    _emit(args, envelope.to_dict(), json.dumps(envelope.to_dict(), indent=2))
+    _emit(args, envelope.to_dict(), format_match(envelope.to_dict()))
     return EXIT_OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    if _require_catalog_or_server(args):
+        return remote_delete(args, _emit)
     deleted, failed = [], []
     with Catalog.open(args.catalog, None, create=False) as catalog:
         for asset_id in dict.fromkeys(args.asset_ids):
@@ -164,15 +169,16 @@ def cmd_delete(args: argparse.Namespace) -> int:
             except NotFoundError as exc:
                 failed.append({"asset_id": asset_id, "error": str(exc), "kind": type(exc).__name__})
     report = {"deleted": deleted, "failed": failed}
-    _emit(args, report, f"deleted {len(deleted)} asset(s)"
-          + "".join(f"\n  not deleted {f['asset_id']}: {f['error']}" for f in failed))
+    _emit(args, report, format_delete(report))
     return batch_exit_code(report)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    if _require_catalog_or_server(args):
+        return remote_stats(args, _emit)
     with Catalog.open(args.catalog, None, create=False, writable=False) as catalog:
         stats = catalog.stats()
-    _emit(args, stats, json.dumps(stats, indent=2))
+    _emit(args, stats, format_stats(stats))
     return EXIT_OK
 
 

@@ -7,16 +7,15 @@ through ``search.service.client`` instead of in this process.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from indexer.errors import BadInputError, NearmatchError
+from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from search.cli.exit_codes import batch_exit_code
-from search.cli.format import format_ingest, format_search, ingest_items
+from search.cli.format import format_delete, format_ingest, format_match, format_search, format_stats, ingest_items
 from search.service.client import NearmatchClient
 from search.service.server import ServerConfig, serve
 from search.service.url_fetch import FetchConfig
@@ -87,7 +86,28 @@ def remote_search(args: argparse.Namespace, emit: Any) -> int:
 def remote_match(args: argparse.Namespace, emit: Any) -> int:
     with client_for(args) as client:
         envelope = client.match(_media(args.source), _media(args.target))
-    emit(args, envelope, json.dumps(envelope, indent=2))
+    emit(args, envelope, format_match(envelope))
+    return 0
+
+
+def remote_delete(args: argparse.Namespace, emit: Any) -> int:
+    deleted, failed = [], []
+    with client_for(args) as client:
+        for asset_id in dict.fromkeys(args.asset_ids):
+            try:
+                client.delete(asset_id)
+                deleted.append(asset_id)
+            except NotFoundError as exc:
+                failed.append({"asset_id": asset_id, "error": str(exc), "kind": type(exc).__name__})
+    report = {"deleted": deleted, "failed": failed}
+    emit(args, report, format_delete(report))
+    return batch_exit_code(report)
+
+
+def remote_stats(args: argparse.Namespace, emit: Any) -> int:
+    with client_for(args) as client:
+        stats = client.stats()
+    emit(args, stats, format_stats(stats))
     return 0
 
 

@@ -36,6 +36,16 @@ def test_a_second_writer_is_refused_while_a_server_writes(tmp_path: Path, photo_
         assert code == 0 and "coffee.jpg" not in [hit["asset_id"] for hit in results[0]["results"]]
         # Sent to the server instead, it is searchable through the server and, after it stops, locally.
         assert run(capsys, "ingest", "--server", address, "--json", str(photo_dir / "coffee.jpg"))[0] == 0
+        # stats and delete work over --server too, with the local JSON and exit codes.
+        code, remote_stats, _ = run(capsys, "stats", "--server", address, "--json")
+        assert code == 0 and remote_stats[0]["assets"] == 2
+        code, local_stats, _ = run(capsys, "stats", "--catalog", str(catalog), "--json")
+        assert set(local_stats[0]) == set(remote_stats[0]) and local_stats[0]["assets"] == 2
+        code, reports, _ = run(capsys, "delete", "--server", address, "--json", "missing")
+        assert code == 3 and reports[0] == {"deleted": [], "failed": [
+            {"asset_id": "missing", "error": reports[0]["failed"][0]["error"], "kind": "NotFoundError"}]}
+        assert main(["stats", "--server", address]) == 0
+        assert "2 asset(s) (2 image)" in capsys.readouterr().out
     finally:
         assert stop_serve(process) == 0
     code, results, _ = run(capsys, "search", "--catalog", str(catalog), "--json", str(photo_dir / "coffee.jpg"))

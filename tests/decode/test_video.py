@@ -151,3 +151,32 @@ def test_sampled_video_validates_its_rows() -> None:
         SampledVideo((frame,), np.array([0.0, 1.0]), 2.0, 4, 4, False)
     with pytest.raises(ValueError, match="increasing"):
         SampledVideo((frame, frame), np.array([1.0, 1.0]), 2.0, 4, 4, False)
+
+
+def _faststart_mp4(path: Path, seconds: int, fps: int = 10) -> Path:
+    """An H.264 mp4 with its index in front, so a cut-off copy still opens and claims the full length."""
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        rng = np.random.default_rng(0)
+        for _ in range(seconds * fps):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_a_truncated_video_is_refused_and_a_slightly_short_one_records_what_decoded(tmp_path: Path) -> None:
+    whole = _faststart_mp4(tmp_path / "whole.mp4", 32)
+    assert sample_frames(whole).duration_s == pytest.approx(32.0, abs=0.2)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.4)])
+    with pytest.raises(BadInputError, match=r"declared 32.0 s, got frames for only .*truncated"):
+        sample_frames(cut)
+    nearly = tmp_path / "nearly.mp4"
+    nearly.write_bytes(data[: int(len(data) * 0.95)])
+    video = sample_frames(nearly)
+    assert video.duration_s < 31.5 and video.duration_s == pytest.approx(video.times_s[-1] + 0.1, abs=0.05)
