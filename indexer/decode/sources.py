@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import urllib.parse
 from pathlib import Path
 
 import av
@@ -109,3 +110,18 @@ def decoder_message(exc: BaseException) -> str:
     if isinstance(exc, av.FFmpegError) and exc.strerror:
         return str(exc.strerror)
     return str(exc)
+
+
+def is_http_url(reference: object) -> bool:
+    """Whether ``reference`` is an http(s) URL; the scheme is case-insensitive, as RFC 3986 says."""
+    return isinstance(reference, str) and reference[:8].lower().startswith(("http://", "https://"))
+
+
+def local_path(reference: str) -> Path:
+    """The file a path or ``file://`` URL names (``file:///tmp/a%20b.jpg`` is ``/tmp/a b.jpg``)."""
+    if reference[:7].lower() == "file://":
+        parsed = urllib.parse.urlsplit(reference)
+        if parsed.netloc not in ("", "localhost"):
+            raise BadInputError(f"expected a file:// URL on this machine, got host {parsed.netloc!r} in {reference}")
+        return Path(urllib.parse.unquote(parsed.path))
+    return Path(reference)

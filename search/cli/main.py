@@ -12,7 +12,7 @@ import logging
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
@@ -23,7 +23,7 @@ from indexer.features.extractor import ExtractorConfig, FrameEmbedder, ModelName
 from indexer.features.config import FeatureConfig
 from indexer.ingest import ID_MODES, Ingestor
 from indexer.store.open_catalog import open_catalog_features
-from indexer.decode.sources import MediaSource
+from indexer.decode.sources import MediaSource, is_http_url, local_path
 from indexer.store.vector_index import VectorIndexConfig
 from search.cli.exit_codes import EXIT_INTERNAL, EXIT_OK, batch_exit_code, exit_code_of
 from search.cli.format import format_delete, format_ingest, format_match, format_search, format_stats, ingest_items
@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--id-prefix", default="", help="put this before every asset id from PATH arguments")
     ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                         help="media files or directories (walked recursively; hidden files skipped)")
+    ingest.add_argument("--allow-url-host", action="append", default=[], metavar="HOST[:PORT]",
+                        help="host name, IP or CIDR that URL media may reach although private (repeatable)")
     add_client_flags(ingest)
 
     search = commands.add_parser("search", help="find catalog assets matching each query")
@@ -66,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="one JSON object per query per line")
     search.add_argument("queries", nargs="+", metavar="QUERY",
                         help="image, video or audio files, or http(s) URLs, to search for")
+    search.add_argument("--allow-url-host", action="append", default=[], metavar="HOST[:PORT]",
+                        help="host name, IP or CIDR that URL media may reach although private (repeatable)")
     add_client_flags(search)
 
     match = commands.add_parser("match", help="compare two media directly")
@@ -73,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("target", help="what the source is compared with: a media file or http(s) URL")
     match.add_argument("--model", choices=[m.value for m in ModelName], default=ModelName.SSCD_DISTILLED.value)
     match.add_argument("--json", action="store_true")
+    match.add_argument("--allow-url-host", action="append", default=[], metavar="HOST[:PORT]",
+                        help="host name, IP or CIDR that URL media may reach although private (repeatable)")
     add_client_flags(match)
 
     delete = commands.add_parser("delete", help="remove assets from a catalog")
@@ -125,7 +131,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     index = None if args.index_factory is None else VectorIndexConfig(args.index_factory, args.index_search_params)
     catalog, features = open_catalog_features(args.catalog, args.model, index)
     with catalog:
-        ingestor = Ingestor(catalog, FrameEmbedder(features.visual.for_bulk()), features, fetch_url=_fetch_url)
+        ingestor = Ingestor(catalog, FrameEmbedder(features.visual.for_bulk()), features, fetch_url=_fetcher(args))
         with _progress(len(items), "ingest") as bar:
             report = ingestor.run(items, on_done=lambda asset_id, outcome: bar.update(1))
     _emit(args, report.to_dict(), format_ingest(report.to_dict()))
@@ -141,7 +147,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     with catalog:
         embedder = FrameEmbedder(features.visual)
         for query in args.queries:
-            result = search_media(catalog, embedder, _media_source(query), config, features).to_dict()
+            result = search_media(catalog, embedder, _media_source(args, query), config, features).to_dict()
             _emit(args, result, format_search(result))
     return EXIT_OK
 
@@ -151,7 +157,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         return remote_match(args, _emit)
     features = FeatureConfig(visual=ExtractorConfig(model=ModelName(args.model)))
     config = SearchConfig(thresholds=defaults_for(features.visual.model.value))
-    envelope = match_media(_media_source(args.source), _media_source(args.target), FrameEmbedder(features.visual),
+    envelope = match_media(_media_source(args, args.source), _media_source(args, args.target), FrameEmbedder(features.visual),
                            config, features)
     _emit(args, envelope.to_dict(), format_match(envelope.to_dict()))
     return EXIT_OK
@@ -201,16 +207,17 @@ def _require_catalog_or_server(args: argparse.Namespace) -> bool:
     return args.server is not None
 
 
-def _media_source(reference: str) -> MediaSource:
-    """A query given as a local path or an http(s) URL."""
-    if reference.startswith(("http://", "https://")):
-        return MediaSource.from_bytes(_fetch_url(reference), name=reference)
-    return MediaSource.from_path(reference)
+def _media_source(args: argparse.Namespace, reference: str) -> MediaSource:
+    """A query given as a local path, a file:// URL or an http(s) URL."""
+    if is_http_url(reference):
+        return MediaSource.from_bytes(_fetcher(args)(reference), name=reference)
+    return MediaSource.from_path(local_path(reference))
 
 
-def _fetch_url(url: str) -> bytes:
-    """Fetch with the SSRF guards and the default caps of ``search.service.url_fetch``."""
-    return fetch_url(url, FetchConfig())
+def _fetcher(args: argparse.Namespace) -> Callable[[str], bytes]:
+    """Fetch with the SSRF guards and default caps of ``search.service.url_fetch``, opening ``--allow-url-host``."""
+    config = FetchConfig(allow_hosts=tuple(getattr(args, "allow_url_host", ()) or ()))
+    return lambda url: fetch_url(url, config)
 
 
 def _progress(total: int, label: str) -> tqdm:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from indexer.decode.sources import is_http_url, local_path
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from search.cli.exit_codes import batch_exit_code
 from search.cli.format import format_delete, format_ingest, format_match, format_search, format_stats, ingest_items
@@ -134,7 +135,7 @@ def remote_ingest(args: argparse.Namespace, emit: Any) -> int:
 
 def _media(reference: str) -> Any:
     """A URL goes to the server as a URL (it fetches with its own guards); a path is read and sent."""
-    return reference if reference.startswith(("http://", "https://")) else Path(reference)
+    return reference if is_http_url(reference) else local_path(reference)
 
 
 def _read_token(path: Path | None) -> str | None:

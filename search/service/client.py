@@ -26,6 +26,7 @@ from typing import Any, Union
 
 import grpc
 
+from indexer.decode.sources import is_http_url
 from indexer.errors import NearmatchError, NotFoundError
 from search.proto_gen import nearmatch_pb2 as pb
 from search.proto_gen import nearmatch_pb2_grpc as pb_grpc
@@ -176,7 +177,7 @@ class NearmatchClient:
 
 
 def _is_url(media: object) -> bool:
-    return isinstance(media, str) and media.startswith(("http://", "https://"))
+    return is_http_url(media)
 
 
 # --------------------------------------------------------------------- proto -> dict

@@ -46,7 +46,7 @@ from indexer.features.extractor import FrameEmbedder, ResizePolicy
 from indexer.features.config import FeatureConfig
 from indexer.store.open_catalog import open_catalog_features
 from indexer.ingest import IngestItem, Ingestor
-from indexer.decode.sources import MediaSource
+from indexer.decode.sources import MediaSource, is_http_url
 from search.service.embed_batcher import BatchConfig, BatchingEmbedder
 from search.proto_gen import nearmatch_pb2 as pb
 from search.proto_gen import nearmatch_pb2_grpc as pb_grpc
@@ -234,7 +234,7 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
             return MediaSource.from_path(self._server_path(media.server_path))
         if kind == "asset_id":
             record = self.catalog.require(media.asset_id)
-            if record.source.startswith(("http://", "https://")):
+            if is_http_url(record.source):
                 return MediaSource.from_bytes(fetch_url(record.source, self.config.fetch), name=record.source)
             path = Path(record.source)
             if not path.is_file():

@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from indexer.decode.sources import is_http_url, local_path
 from indexer.errors import CatalogBusyError, NearmatchError
 from search.cli.main import main
 from search.service.status import ERROR_OF_STATUS, STATUS_OF_ERROR, status_of
@@ -129,3 +130,24 @@ def test_one_error_table_both_ways() -> None:
     assert status_of(CatalogBusyError("x")) is grpc.StatusCode.ABORTED
     assert status_of(NearmatchError("x")) is grpc.StatusCode.INVALID_ARGUMENT
     assert all(ERROR_OF_STATUS[code] is cls for cls, code in STATUS_OF_ERROR.items())
+
+
+def test_file_urls_and_upper_case_schemes(tmp_path: Path, photo_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    spaced = tmp_path / "a photo.jpg"
+    shutil.copy(photo_dir / "rocket.jpg", spaced)
+    catalog = str(tmp_path / "cat")
+    assert run(capsys, "ingest", "--catalog", catalog, str(photo_dir / "rocket.jpg"))[0] == 0
+    code, results, _ = run(capsys, "search", "--catalog", catalog, "--json", "FILE://" + str(spaced).replace(" ", "%20"))
+    assert code == 0 and results[0]["results"][0]["asset_id"] == "rocket.jpg"
+    assert is_http_url("HTTPS://example.com/a.jpg") and is_http_url("Http://example.com") and not is_http_url("a.jpg")
+    assert local_path("file://localhost/tmp/x%20y.mp4") == Path("/tmp/x y.mp4")
+
+
+def test_local_commands_accept_allow_url_host(tmp_path: Path, photo_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    catalog = str(tmp_path / "cat")
+    assert run(capsys, "ingest", "--catalog", catalog, str(photo_dir / "rocket.jpg"))[0] == 0
+    # Nothing listens on port 9 of loopback: without the flag the address is refused, with it the fetch is tried.
+    code, _, err = run(capsys, "search", "--catalog", catalog, "http://127.0.0.1:9/a.jpg")
+    assert code == 2 and "loopback" in err
+    code, _, err = run(capsys, "search", "--catalog", catalog, "--allow-url-host", "127.0.0.1", "http://127.0.0.1:9/a.jpg")
+    assert code == 2 and "loopback" not in err
