@@ -84,7 +84,6 @@ class Catalog:
         self._frame_index = self._load_or_rebuild("frames")
         self._window_index = self._load_or_rebuild("windows")
 
-    # ----------------------------------------------------------------- opening
     @classmethod
     def open(cls, path: str | Path, features: dict[str, Any] | None = None,
              config: CatalogConfig = CatalogConfig(), create: bool = True, writable: bool = True) -> "Catalog":
@@ -138,15 +137,11 @@ class Catalog:
             raw = txn.get(b"features")
         return None if raw is None else json.loads(raw)
 
-    # ----------------------------------------------------------------- writes
     def put_asset(self, record: AssetRecord, frame_embeddings: np.ndarray | None = None,
                   frame_times_s: np.ndarray | None = None, audio: Fingerprint | None = None) -> AssetRecord:
-        """Store ``record``, its frames and its audio fingerprint, replacing any asset with the same id.
+        """Store ``record`` and its features (see ``NewAsset``), replacing any asset with the same id.
 
-        ``frame_embeddings`` (n, 512) float32 L2-normalised, ``frame_times_s``
-        (n,) float64 seconds on the asset's clock (0 for an image); ``audio``
-        the landmark hashes of its sound (an audio file or a video's
-        soundtrack). Returns the record with the ids the catalog assigned.
+        Returns the record with the ids the catalog assigned.
         """
         return self.put_assets([NewAsset(record, frame_embeddings, frame_times_s, audio)])[0]
 
@@ -279,10 +274,15 @@ class Catalog:
             key = txn.get(U32.pack(asset_num), db=self._dbs["nums"])
             return None if key is None else self._get(txn, key.decode())
 
-    def assets(self) -> Iterator[AssetRecord]:
+    def assets(self, after: str = "") -> Iterator[AssetRecord]:
+        """Every asset in asset_id order, or those whose id sorts after ``after`` (for paging)."""
         with self.env.begin(db=self._dbs["assets"]) as txn:
-            for _, raw in txn.cursor():
-                yield AssetRecord.from_json(raw)
+            cursor = txn.cursor()
+            if not (cursor.set_range(after.encode()) if after else cursor.first()):
+                return
+            for key, raw in cursor:
+                if key != after.encode():
+                    yield AssetRecord.from_json(raw)
 
     def frames(self, asset_id: str) -> tuple[np.ndarray, np.ndarray]:
         """Stored (n, 512) float32 embeddings and (n,) float64 times in seconds of ``asset_id``."""

@@ -65,7 +65,12 @@ class WindowHit(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class NewAsset:
-    """One asset for ``Catalog.put_assets``; the fields are ``put_asset``'s arguments."""
+    """One asset for ``Catalog.put_assets``.
+
+    ``frame_embeddings`` (n, 512) float32 L2-normalised, ``frame_times_s`` (n,)
+    float64 seconds on the asset's clock (0 for an image); ``audio`` the landmark
+    hashes of its sound (an audio file or a video's soundtrack).
+    """
 
     record: AssetRecord
     frame_embeddings: np.ndarray | None = None

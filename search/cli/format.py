@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +71,26 @@ def format_delete(report: dict[str, Any]) -> str:
     """Human lines for a delete: how many went, and each id that could not be deleted."""
     return (f"deleted {len(report['deleted'])} asset(s)"
             + "".join(f"\n  not deleted {f['asset_id']}: {f['error']}" for f in report["failed"]))
+
+
+CSV_COLUMNS = ("asset_id", "media_type", "source", "sha256", "duration_s", "width", "height", "fps_sampled",
+               "n_frames", "has_audio", "ingested_at", "metadata")
+
+
+def format_list(page: dict[str, Any]) -> str:
+    """Human lines for one page of assets, and how to get the next."""
+    lines = [f"{a['asset_id']}  {a['media_type']}  {a['duration_s']:.1f} s  {a['source']}" for a in page["assets"]]
+    if page["next_page_token"]:
+        lines.append(f"(more: --page-token {page['next_page_token']})")
+    return "\n".join(lines) if lines else "no assets"
+
+
+def format_csv(page: dict[str, Any]) -> str:
+    """One page of assets as CSV with a header row; metadata is a JSON object in its column."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for asset in page["assets"]:
+        writer.writerow([json.dumps(asset["metadata"], sort_keys=True) if c == "metadata" else asset[c]
+                         for c in CSV_COLUMNS])
+    return buffer.getvalue().rstrip("\n")

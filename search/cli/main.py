@@ -22,13 +22,17 @@ from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from indexer.features.extractor import ExtractorConfig, FrameEmbedder, ModelName
 from indexer.features.config import FeatureConfig
 from indexer.ingest import ID_MODES, Ingestor
+from indexer.store.listing import DEFAULT_PAGE_SIZE, list_page
 from indexer.store.open_catalog import open_catalog_features
 from indexer.decode.sources import MediaSource, is_http_url, local_path
 from indexer.store.vector_index import VectorIndexConfig
 from search.cli.exit_codes import EXIT_INTERNAL, EXIT_OK, batch_exit_code, exit_code_of
-from search.cli.format import format_delete, format_ingest, format_match, format_search, format_stats, ingest_items
+from search.cli.format import (format_csv, format_delete, format_ingest, format_list, format_match, format_search,
+                               format_stats, ingest_items)
 from search.cli.remote import (add_client_flags, add_serve_parser, cmd_serve, remote_delete, remote_ingest, remote_match,
-                               remote_search, remote_stats)
+                               remote_list, remote_search, remote_stats)
+from search.service.client import asset_to_dict
+from search.service.convert import asset_to_proto
 from search.media import SearchConfig, match_media, search_media
 from search.thresholds import defaults_for
 from search.service.url_fetch import FetchConfig, fetch_url
@@ -91,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--catalog", type=Path, help="catalog directory (or --server)")
     stats.add_argument("--json", action="store_true")
     add_client_flags(stats)
+
+    listing = commands.add_parser("list", help="list a catalog's assets in asset_id order, a page at a time")
+    listing.add_argument("--catalog", type=Path, help="catalog directory (or --server)")
+    listing.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, help="assets per page (1..1000)")
+    listing.add_argument("--page-token", default="", help="the next_page_token of the previous page")
+    output = listing.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object: assets and next_page_token")
+    output.add_argument("--csv", action="store_true", help="CSV rows with a header (metadata as JSON)")
+    add_client_flags(listing)
 
     compact = commands.add_parser("compact", help="rewrite a catalog's LMDB file without its free pages "
                                                   "(nothing else may have the catalog open)")
@@ -188,6 +201,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    if _require_catalog_or_server(args):
+        return remote_list(args, _emit)
+    with Catalog.open(args.catalog, None, create=False, writable=False) as catalog:
+        records, token = list_page(catalog, args.page_size, args.page_token)
+    page = {"assets": [asset_to_dict(asset_to_proto(r)) for r in records], "next_page_token": token}
+    _emit(args, page, format_csv(page) if args.csv else format_list(page))
+    return EXIT_OK
+
+
 def cmd_compact(args: argparse.Namespace) -> int:
     report = compact_catalog(args.catalog)
     _emit(args, report.to_dict(), f"compacted {args.catalog}: {report.bytes_before / 1e6:.1f} MB -> "
@@ -195,7 +218,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "match": cmd_match, "delete": cmd_delete, "stats": cmd_stats,
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "match": cmd_match, "delete": cmd_delete, "stats": cmd_stats, "list": cmd_list,
             "compact": cmd_compact, "serve": cmd_serve}
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from indexer.decode.sources import is_http_url, local_path
 from indexer.errors import BadInputError, NearmatchError, NotFoundError
 from search.cli.exit_codes import batch_exit_code
-from search.cli.format import format_delete, format_ingest, format_match, format_search, format_stats, ingest_items
+from search.cli.format import (format_csv, format_delete, format_ingest, format_list, format_match, format_search,
+                               format_stats, ingest_items)
 from search.service.client import NearmatchClient
 from search.service.server import ServerConfig, serve
 from search.service.url_fetch import FetchConfig
@@ -103,6 +104,13 @@ def remote_delete(args: argparse.Namespace, emit: Any) -> int:
     report = {"deleted": deleted, "failed": failed}
     emit(args, report, format_delete(report))
     return batch_exit_code(report)
+
+
+def remote_list(args: argparse.Namespace, emit: Any) -> int:
+    with client_for(args) as client:
+        page = client.list_assets(args.page_size, args.page_token)
+    emit(args, page, format_csv(page) if args.csv else format_list(page))
+    return 0
 
 
 def remote_stats(args: argparse.Namespace, emit: Any) -> int:

@@ -180,6 +180,22 @@ class Asset(_message.Message):
     ingested_at: float
     def __init__(self, asset_id: _Optional[str] = ..., media_type: _Optional[str] = ..., source: _Optional[str] = ..., sha256: _Optional[str] = ..., metadata_json: _Optional[str] = ..., duration_s: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps_sampled: _Optional[float] = ..., n_frames: _Optional[int] = ..., has_audio: _Optional[bool] = ..., ingested_at: _Optional[float] = ...) -> None: ...
 
+class ListAssetsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAssetsResponse(_message.Message):
+    __slots__ = ("assets", "next_page_token")
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    assets: _containers.RepeatedCompositeFieldContainer[Asset]
+    next_page_token: str
+    def __init__(self, assets: _Optional[_Iterable[_Union[Asset, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class StatsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

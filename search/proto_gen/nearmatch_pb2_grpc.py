@@ -74,6 +74,11 @@ class NearmatchStub:
                 request_serializer=nearmatch_dot_v1_dot_nearmatch__pb2.StatsRequest.SerializeToString,
                 response_deserializer=nearmatch_dot_v1_dot_nearmatch__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.ListAssets = channel.unary_unary(
+                '/nearmatch.v1.Nearmatch/ListAssets',
+                request_serializer=nearmatch_dot_v1_dot_nearmatch__pb2.ListAssetsRequest.SerializeToString,
+                response_deserializer=nearmatch_dot_v1_dot_nearmatch__pb2.ListAssetsResponse.FromString,
+                _registered_method=True)
 
 
 class NearmatchServicer:
@@ -133,6 +138,13 @@ class NearmatchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAssets(self, request, context):
+        """Assets in asset_id order, a page at a time: pass next_page_token back as page_token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NearmatchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -175,6 +187,11 @@ def add_NearmatchServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=nearmatch_dot_v1_dot_nearmatch__pb2.StatsRequest.FromString,
                     response_serializer=nearmatch_dot_v1_dot_nearmatch__pb2.StatsResponse.SerializeToString,
+            ),
+            'ListAssets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssets,
+                    request_deserializer=nearmatch_dot_v1_dot_nearmatch__pb2.ListAssetsRequest.FromString,
+                    response_serializer=nearmatch_dot_v1_dot_nearmatch__pb2.ListAssetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -393,6 +410,33 @@ class Nearmatch:
             '/nearmatch.v1.Nearmatch/Stats',
             nearmatch_dot_v1_dot_nearmatch__pb2.StatsRequest.SerializeToString,
             nearmatch_dot_v1_dot_nearmatch__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nearmatch.v1.Nearmatch/ListAssets',
+            nearmatch_dot_v1_dot_nearmatch__pb2.ListAssetsRequest.SerializeToString,
+            nearmatch_dot_v1_dot_nearmatch__pb2.ListAssetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -133,6 +133,13 @@ class NearmatchClient:
     def get_asset(self, asset_id: str, timeout_s: float | None = None) -> dict[str, Any]:
         return asset_to_dict(self._call(self._stub.GetAsset, pb.GetAssetRequest(asset_id=asset_id), timeout_s))
 
+    def list_assets(self, page_size: int = 100, page_token: str = "",
+                    timeout_s: float | None = None) -> dict[str, Any]:
+        """One page of assets: {"assets": [...], "next_page_token": "..."}, as ``nearmatch list --json``."""
+        response = self._call(self._stub.ListAssets, pb.ListAssetsRequest(page_size=page_size, page_token=page_token),
+                              timeout_s)
+        return {"assets": [asset_to_dict(a) for a in response.assets], "next_page_token": response.next_page_token}
+
     def stats(self, timeout_s: float | None = None) -> dict[str, Any]:
         """The catalog statistics, as ``nearmatch stats --json``."""
         response = self._call(self._stub.Stats, pb.StatsRequest(), timeout_s)

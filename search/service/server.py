@@ -44,6 +44,7 @@ from indexer.errors import (BadInputError, LimitExceededError, NearmatchError,
                             NotFoundError, PermissionDeniedError)
 from indexer.features.extractor import FrameEmbedder, ResizePolicy
 from indexer.features.config import FeatureConfig
+from indexer.store.listing import DEFAULT_PAGE_SIZE, list_page
 from indexer.store.open_catalog import open_catalog_features
 from indexer.ingest import IngestItem, Ingestor
 from indexer.decode.sources import MediaSource, is_http_url
@@ -166,6 +167,12 @@ class NearmatchServicer(pb_grpc.NearmatchServicer):
                 disk_bytes=int(stats.get("disk_bytes", 0)),
                 stats_json=json.dumps(stats, sort_keys=True),
             )
+        return self._guard(context, run)
+
+    def ListAssets(self, request: pb.ListAssetsRequest, context: grpc.ServicerContext) -> pb.ListAssetsResponse:
+        def run() -> pb.ListAssetsResponse:
+            records, token = list_page(self.catalog, request.page_size or DEFAULT_PAGE_SIZE, request.page_token)
+            return pb.ListAssetsResponse(assets=[asset_to_proto(r) for r in records], next_page_token=token)
         return self._guard(context, run)
 
     # ----------------------------------------------------------------- helpers

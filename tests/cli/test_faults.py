@@ -151,3 +151,32 @@ def test_local_commands_accept_allow_url_host(tmp_path: Path, photo_dir: Path, c
     assert code == 2 and "loopback" in err
     code, _, err = run(capsys, "search", "--catalog", catalog, "--allow-url-host", "127.0.0.1", "http://127.0.0.1:9/a.jpg")
     assert code == 2 and "loopback" not in err
+
+
+def test_list_pages_locally_and_over_a_server_with_the_same_json(tmp_path: Path, photo_dir: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    catalog = str(tmp_path / "cat")
+    names = ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg", "camera.jpg"]
+    assert run(capsys, "ingest", "--catalog", catalog, *[str(photo_dir / n) for n in names])[0] == 0
+    seen, token = [], ""
+    while True:
+        code, pages, _ = run(capsys, "list", "--catalog", catalog, "--json", "--page-size", "2", "--page-token", token)
+        assert code == 0 and len(pages[0]["assets"]) <= 2
+        seen += [a["asset_id"] for a in pages[0]["assets"]]
+        token = pages[0]["next_page_token"]
+        if not token:
+            break
+    assert seen == sorted(names)
+    assert main(["list", "--catalog", catalog, "--csv", "--page-size", "1"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("asset_id,media_type,source,sha256") and rows[1].startswith("astronaut.jpg,image,")
+    assert run(capsys, "list", "--catalog", catalog, "--page-size", "0")[0] == 2
+    process, address = start_serve("--catalog", catalog)
+    try:
+        for size in ("2", "10"):
+            local = run(capsys, "list", "--catalog", catalog, "--json", "--page-size", size)[1]
+            remote = run(capsys, "list", "--server", address, "--json", "--page-size", size)[1]
+            assert remote == local
+        assert run(capsys, "list", "--server", address, "--page-size", "5000")[0] == 2
+    finally:
+        assert stop_serve(process) == 0

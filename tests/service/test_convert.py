@@ -28,6 +28,6 @@ def test_committed_stubs_are_byte_identical_when_tools_match() -> None:
 def test_service_has_every_rpc() -> None:
     service = nearmatch_pb2.DESCRIPTOR.services_by_name["Nearmatch"]
     assert {m.name for m in service.methods} == {
-        "Search", "SearchUpload", "Match", "Ingest", "IngestUpload", "Delete", "GetAsset", "Stats",
+        "Search", "SearchUpload", "Match", "Ingest", "IngestUpload", "Delete", "GetAsset", "Stats", "ListAssets",
     }
     assert nearmatch_pb2.DESCRIPTOR.package == "nearmatch.v1"
