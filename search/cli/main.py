@@ -152,6 +152,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    SearchConfig(top_k=args.top_k)  # the same --top-k check locally and over --server
     if _require_catalog_or_server(args):
         return remote_search(args, _emit)
     catalog, features = open_catalog_features(args.catalog, None, create=False, writable=False)
@@ -161,6 +162,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         embedder = FrameEmbedder(features.visual)
         for query in args.queries:
             result = search_media(catalog, embedder, _media_source(args, query), config, features).to_dict()
+            result["query"] = query  # as the caller wrote it, locally and over --server
             _emit(args, result, format_search(result))
     return EXIT_OK
 

@@ -81,6 +81,7 @@ def remote_search(args: argparse.Namespace, emit: Any) -> int:
     with client_for(args) as client:
         for query in args.queries:
             result = client.search(_media(query), top_k=args.top_k, matches_only=args.matches_only)
+            result["query"] = query  # as the caller wrote it, locally and without --server
             emit(args, result, format_search(result))
     return 0
 

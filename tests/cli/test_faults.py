@@ -47,6 +47,14 @@ def test_a_second_writer_is_refused_while_a_server_writes(tmp_path: Path, photo_
             {"asset_id": "missing", "error": reports[0]["failed"][0]["error"], "kind": "NotFoundError"}]}
         assert main(["stats", "--server", address]) == 0
         assert "2 asset(s) (2 image)" in capsys.readouterr().out
+        query = str(photo_dir / "rocket.jpg")
+        remote = run(capsys, "search", "--server", address, "--json", query)[1][0]
+        local = run(capsys, "search", "--catalog", str(catalog), "--json", query)[1][0]
+        assert remote["query"] == local["query"] == query
+        assert [h["asset_id"] for h in remote["results"]] == [h["asset_id"] for h in local["results"]]
+        for where in (("--server", address), ("--catalog", str(catalog))):
+            code, _, err = run(capsys, "search", *where, "--top-k", "0", query)
+            assert code == 2 and "top_k between 1 and" in err
     finally:
         assert stop_serve(process) == 0
     code, results, _ = run(capsys, "search", "--catalog", str(catalog), "--json", str(photo_dir / "coffee.jpg"))
