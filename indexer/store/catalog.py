@@ -89,9 +89,8 @@ class Catalog:
              config: CatalogConfig = CatalogConfig(), create: bool = True, writable: bool = True) -> "Catalog":
         """Open (or create) the catalog at ``path``.
 
-        A writable open holds the catalog's writer lock (one writing process at
-        a time, see ``WriterLock``) and saves the indexes on close; a read-only
-        one (``writable=False``, never creating) saves nothing.
+        Writable, it holds the writer lock (one writing process, see ``WriterLock``) and
+        saves the indexes on close; read-only (``writable=False``, never creating) it saves nothing.
 
         ``features`` is the record of the feature extractors (model, input size,
         sampling rates); it is stored on first use and must match afterwards.
@@ -139,10 +138,7 @@ class Catalog:
 
     def put_asset(self, record: AssetRecord, frame_embeddings: np.ndarray | None = None,
                   frame_times_s: np.ndarray | None = None, audio: Fingerprint | None = None) -> AssetRecord:
-        """Store ``record`` and its features (see ``NewAsset``), replacing any asset with the same id.
-
-        Returns the record with the ids the catalog assigned.
-        """
+        """Store ``record`` and its features (see ``NewAsset``), replacing any asset of its id; returns it with its ids."""
         return self.put_assets([NewAsset(record, frame_embeddings, frame_times_s, audio)])[0]
 
     def put_assets(self, assets: Sequence["NewAsset"]) -> list[AssetRecord]:
@@ -286,29 +282,29 @@ class Catalog:
 
     def frames(self, asset_id: str) -> tuple[np.ndarray, np.ndarray]:
         """Stored (n, 512) float32 embeddings and (n,) float64 times in seconds of ``asset_id``."""
-        with self.env.begin(db=self._dbs["frames"]) as txn:
-            raw = txn.get(asset_id.encode())
-        if raw is None:
-            raise NotFoundError(f"expected an asset id in the catalog, got unknown id {asset_id!r}")
+        raw = self._stored("frames", asset_id)
         return np.frombuffer(raw, dtype=np.float32).reshape(-1, EMBEDDING_DIM), self.frame_times(asset_id)
 
     def frame_times(self, asset_id: str) -> np.ndarray:
         """(n,) float64 times in seconds of the stored frames of ``asset_id`` (cheap: no embeddings)."""
-        with self.env.begin(db=self._dbs["times"]) as txn:
+        return np.frombuffer(self._stored("times", asset_id), dtype=np.float64)
+
+    def _stored(self, db: str, asset_id: str) -> bytes:
+        with self.env.begin(db=self._dbs[db]) as txn:
             raw = txn.get(asset_id.encode())
         if raw is None:
             raise NotFoundError(f"expected an asset id in the catalog, got unknown id {asset_id!r}")
-        return np.frombuffer(raw, dtype=np.float64)
+        return raw
 
     def search_frames(self, queries: np.ndarray, k: int) -> list[list[FrameHit]]:
         """Top-``k`` frames per query row of (q, 512) float32; deleted ids are dropped."""
-        times = CachedTimes(self)
+        times = CachedTimes(self.frame_times)
         return [[FrameHit(asset_id, offset, times.of(asset_id)[offset], score) for asset_id, offset, score in row]
                 for row in self._search_ids(self._frame_index, "frame_ranges", queries, k)]
 
     def search_windows(self, queries: np.ndarray, k: int) -> list[list[WindowHit]]:
         """Top-``k`` pooled windows per query row of (q, 512) float32 (L2-normalised)."""
-        times = CachedTimes(self)
+        times = CachedTimes(self.frame_times)
         size = self.config.window_frames
         out = []
         for row in self._search_ids(self._window_index, "window_ranges", queries, k):
@@ -339,7 +335,10 @@ class Catalog:
         with self._lock:
             frames, windows = self._frame_index.ntotal, self._window_index.ntotal
             factory = self._frame_index.config.factory  # Flat until a quantised index has data to train on
-        return catalog_stats(self, frames, windows, factory)
+        with self.env.begin() as txn:
+            postings = self.postings.stats(txn)
+        return catalog_stats(self.path, self.assets(), frames, windows, factory, self.generation(), postings,
+                             self.features)
 
     # ----------------------------------------------------------------- FAISS upkeep
     def _index_path(self, name: str) -> Path:
@@ -354,7 +353,8 @@ class Catalog:
         return self._rebuild(name)
 
     def _rebuild(self, name: str) -> VectorIndex:
-        return rebuild_index(self, name)
+        return rebuild_index(name, self.assets(), lambda asset_id: self.frames(asset_id)[0],
+                             self.config.window_frames, self.config.index)
 
     def flush(self) -> None:
         """Save the FAISS indexes with the LMDB generation they reflect.

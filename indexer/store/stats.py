@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Iterable
 
-if TYPE_CHECKING:  # the catalog calls this; importing it at run time would be a cycle
-    from indexer.store.catalog import Catalog
+from indexer.store.records import AssetRecord
 
 
-def catalog_stats(catalog: "Catalog", frames: int, windows: int, factory: str) -> dict[str, Any]:
+def catalog_stats(path: Path, records: Iterable[AssetRecord], frames: int, windows: int, factory: str,
+                  generation: int, postings: dict[str, int], features: dict[str, Any] | None) -> dict[str, Any]:
     """Counts by media type, index sizes (``frames``/``windows`` vectors in a ``factory`` index), disk use, settings."""
     by_type: dict[str, int] = {}
-    for record in catalog.assets():
+    for record in records:
         by_type[record.media_type.value] = by_type.get(record.media_type.value, 0) + 1
-    disk = sum(p.stat().st_size for p in catalog.path.rglob("*") if p.is_file())
-    index_bytes = sum(p.stat().st_size for p in catalog.path.glob("*.faiss"))
-    with catalog.env.begin() as txn:
-        postings = catalog.postings.stats(txn)
+    disk = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    index_bytes = sum(p.stat().st_size for p in path.glob("*.faiss"))
     return {
-        "catalog": str(catalog.path),
+        "catalog": str(path),
         "assets": sum(by_type.values()),
         "assets_by_media_type": by_type,
         "indexed_frames": frames,
         "indexed_windows": windows,
         "index_factory": factory,
-        "generation": catalog.generation(),
+        "generation": generation,
         "disk_bytes": disk,
         "index_bytes_per_vector": round(index_bytes / max(frames + windows, 1), 1),
         "audio_postings": postings,
-        "features": catalog.features,
+        "features": features,
     }

@@ -6,9 +6,9 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from indexer.errors import BadInputError
+from indexer.errors import BadInputError, NotFoundError
 from indexer.ingest import IngestItem, check_distinct_ids, items_from_manifest, items_from_paths
 
 
@@ -65,6 +65,18 @@ def format_stats(stats: dict[str, Any]) -> str:
         f"  disk {stats['disk_bytes'] / 1e6:.1f} MB, generation {stats['generation']}"
         + (f", model {visual.get('model')}" if visual.get("model") else ""),
     ])
+
+
+def delete_each(asset_ids: list[str], delete: Callable[[str], object]) -> dict[str, Any]:
+    """Delete every id once with ``delete`` (local or remote); the report lists what went and what was not found."""
+    deleted, failed = [], []
+    for asset_id in dict.fromkeys(asset_ids):
+        try:
+            delete(asset_id)
+            deleted.append(asset_id)
+        except NotFoundError as exc:
+            failed.append({"asset_id": asset_id, "error": str(exc), "kind": type(exc).__name__})
+    return {"deleted": deleted, "failed": failed}
 
 
 def format_delete(report: dict[str, Any]) -> str:

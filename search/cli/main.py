@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from indexer.store.catalog import Catalog
 from indexer.store.compact import compact_catalog
-from indexer.errors import BadInputError, NearmatchError, NotFoundError
+from indexer.errors import BadInputError, NearmatchError
 from indexer.features.extractor import ExtractorConfig, FrameEmbedder, ModelName
 from indexer.features.config import FeatureConfig
 from indexer.ingest import ID_MODES, Ingestor
@@ -27,8 +27,8 @@ from indexer.store.open_catalog import open_catalog_features
 from indexer.decode.sources import MediaSource, is_http_url, local_path
 from indexer.store.vector_index import VectorIndexConfig
 from search.cli.exit_codes import EXIT_INTERNAL, EXIT_OK, batch_exit_code, exit_code_of
-from search.cli.format import (format_csv, format_delete, format_ingest, format_list, format_match, format_search,
-                               format_stats, ingest_items)
+from search.cli.format import (delete_each, format_csv, format_delete, format_ingest, format_list, format_match,
+                               format_search, format_stats, ingest_items)
 from search.cli.remote import (add_client_flags, add_serve_parser, cmd_serve, remote_delete, remote_ingest, remote_match,
                                remote_list, remote_search, remote_stats)
 from search.service.client import asset_to_dict
@@ -181,15 +181,8 @@ def cmd_match(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     if _require_catalog_or_server(args):
         return remote_delete(args, _emit)
-    deleted, failed = [], []
     with Catalog.open(args.catalog, None, create=False) as catalog:
-        for asset_id in dict.fromkeys(args.asset_ids):
-            try:
-                catalog.delete(asset_id)
-                deleted.append(asset_id)
-            except NotFoundError as exc:
-                failed.append({"asset_id": asset_id, "error": str(exc), "kind": type(exc).__name__})
-    report = {"deleted": deleted, "failed": failed}
+        report = delete_each(args.asset_ids, catalog.delete)
     _emit(args, report, format_delete(report))
     return batch_exit_code(report)
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from indexer.decode.sources import is_http_url, local_path
-from indexer.errors import BadInputError, NearmatchError, NotFoundError
+from indexer.errors import BadInputError, NearmatchError
 from search.cli.exit_codes import batch_exit_code
-from search.cli.format import (format_csv, format_delete, format_ingest, format_list, format_match, format_search,
-                               format_stats, ingest_items)
+from search.cli.format import (delete_each, format_csv, format_delete, format_ingest, format_list, format_match,
+                               format_search, format_stats, ingest_items)
 from search.service.client import NearmatchClient
 from search.service.server import ServerConfig, serve
 from search.service.url_fetch import FetchConfig
@@ -94,15 +94,8 @@ def remote_match(args: argparse.Namespace, emit: Any) -> int:
 
 
 def remote_delete(args: argparse.Namespace, emit: Any) -> int:
-    deleted, failed = [], []
     with client_for(args) as client:
-        for asset_id in dict.fromkeys(args.asset_ids):
-            try:
-                client.delete(asset_id)
-                deleted.append(asset_id)
-            except NotFoundError as exc:
-                failed.append({"asset_id": asset_id, "error": str(exc), "kind": type(exc).__name__})
-    report = {"deleted": deleted, "failed": failed}
+        report = delete_each(args.asset_ids, client.delete)
     emit(args, report, format_delete(report))
     return batch_exit_code(report)
 
