@@ -92,7 +92,7 @@ def build_catalog(catalog: Path, media_dir: Path, resize: str | None = None) -> 
     from indexer.features.extractor import ExtractorConfig, FrameEmbedder
     from indexer.features.config import FeatureConfig
     from indexer.ingest import Ingestor, items_from_paths
-    from search.cli.main import open_catalog_features
+    from indexer.store.open_catalog import open_catalog_features
 
     if resize is not None:  # record the features first; open_catalog_features then reads them back
         Catalog.open(catalog, FeatureConfig(visual=ExtractorConfig(resize=resize)).record()).close()
@@ -137,11 +137,11 @@ def overhead_pairs(catalog: Path, address: str, queries: list[bytes], references
     """
     from indexer.features.extractor import FrameEmbedder
     from indexer.decode.sources import MediaSource
-    from search.cli.main import open_catalog_features
+    from indexer.store.open_catalog import open_catalog_features
     from search.media import match_media
     from search.media import SearchConfig, search_media
 
-    cat, features = open_catalog_features(catalog, None, create=False)
+    cat, features = open_catalog_features(catalog, None, create=False, writable=False)
     embedder = FrameEmbedder(features.visual)
     config = SearchConfig(top_k=10)
     local: dict[str, Any] = {}
